@@ -1,0 +1,1 @@
+"""workflow-service: stores DAG workflow definitions for a visual workflow editor."""

@@ -1,0 +1,74 @@
+"""What `python -m service` does: serve (starting the embedded PostgreSQL if needed), token."""
+
+import os
+import secrets
+import uuid
+from pathlib import Path
+
+import uvicorn
+from alembic import command
+
+from service.auth import issue_token
+from service.config import Settings, get_settings
+from service.db import alembic_config, resolve_database_url
+
+GRACEFUL_SHUTDOWN_SECONDS = 20
+
+
+def local_secret(settings: Settings) -> str:
+    """The local JWT secret kept beside the embedded data, created on first use."""
+    path = settings.embedded_data_dir.parent / "jwt-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def prepare_embedded(settings: Settings) -> Settings:
+    """Start the embedded server, migrate it, and export its URL (and a local secret)."""
+    url = resolve_database_url(settings)
+    command.upgrade(alembic_config(url), "head")
+    os.environ["DATABASE_URL"] = url
+    if settings.jwt_secret is None:
+        os.environ["JWT_SECRET"] = local_secret(settings)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def print_token(settings: Settings, user_id: uuid.UUID | None, ttl: int | None) -> int:
+    """Print a bearer token signed with the configured (or local) secret."""
+    if settings.jwt_secret is None and settings.database_url is None:
+        os.environ["JWT_SECRET"] = local_secret(settings)
+        get_settings.cache_clear()
+        settings = get_settings()
+    print(issue_token(settings, user_id or uuid.uuid4(), ttl))  # noqa: T201
+    return 0
+
+
+def serve(settings: Settings, *, host: str | None, port: int | None, workers: int | None) -> int:
+    """Run uvicorn with the app factory; the embedded server stops when this process exits."""
+    embedded = settings.database_url is None
+    if embedded:
+        settings = prepare_embedded(settings)
+    host = host or settings.host
+    port = port or settings.port
+    print(f"workflow-service listening on http://{host}:{port}")  # noqa: T201
+    print(f"Swagger UI: http://{host}:{port}/docs")  # noqa: T201
+    if embedded:
+        print(f"Embedded PostgreSQL data: {Path(settings.embedded_data_dir).resolve()}")  # noqa: T201
+        print(f"Bearer token (1 day): {issue_token(settings, uuid.uuid4(), 86400)}")  # noqa: T201
+    uvicorn.run(
+        "service.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        proxy_headers=True,
+    )
+    return 0

@@ -1,0 +1,71 @@
+"""Settings from environment variables and an optional `.env` file."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+UNSAFE_SECRETS = {"", "changethis", "secret", "changeme"}
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; names match the environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    environment: Literal["local", "test", "production"] = "local"
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql+psycopg:// URL; unset starts the embedded PostgreSQL.",
+    )
+    embedded_data_dir: Path = Path(".data/postgres")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    access_log: bool = True
+
+    jwt_secret: SecretStr | None = None
+    jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256", "ES256"] = "HS256"
+    jwt_public_key: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    token_ttl_seconds: int = Field(default=3600, ge=60)
+
+    require_if_match: bool = True
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_nodes_per_workflow: int = Field(default=500, ge=1)
+    max_edges_per_workflow: int = Field(default=2000, ge=1)
+    max_batch_items: int = Field(default=100, ge=1)
+    warn_dead_ends: bool = False
+
+    db_pool_min_size: int = Field(default=2, ge=1)
+    db_pool_max_size: int = Field(default=10, ge=1)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=15000, ge=0)
+    db_prepare_threshold: int | None = Field(
+        default=5,
+        description="psycopg prepare threshold; unset (empty) disables prepared statements.",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.environment != "production":
+            return self
+        if self.jwt_algorithm.startswith("HS"):
+            secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+            if secret in UNSAFE_SECRETS or len(secret) < 32:
+                raise ValueError("production needs JWT_SECRET of at least 32 random characters")
+        elif not self.jwt_public_key:
+            raise ValueError(f"production with {self.jwt_algorithm} needs JWT_PUBLIC_KEY")
+        if self.database_url is None:
+            raise ValueError("production needs DATABASE_URL (no embedded PostgreSQL)")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

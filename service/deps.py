@@ -1,0 +1,111 @@
+"""FastAPI dependencies as Annotated aliases: settings, connections, caller, preconditions."""
+
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from service.auth import user_id_from_token
+from service.config import Settings
+from service.errors import PreconditionRequiredError, UnauthorizedError
+from service.preconditions import Precondition
+from service.repositories import users
+
+KNOWN_USERS_LIMIT = 100_000
+bearer_scheme = HTTPBearer(auto_error=False, description="A JWT whose `sub` is your user UUID.")
+
+
+def get_settings_from_app(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
+
+
+def get_pool(request: Request) -> AsyncConnectionPool[Any]:
+    """The app's connection pool."""
+    pool: AsyncConnectionPool[Any] = request.app.state.pool
+    return pool
+
+
+PoolDep = Annotated[AsyncConnectionPool[Any], Depends(get_pool)]
+
+
+async def read_connection(pool: PoolDep) -> AsyncIterator[AsyncConnection[Any]]:
+    """A pooled connection for a request that reads with one statement (autocommit)."""
+    async with pool.connection() as connection:
+        yield connection
+
+
+async def unit_of_work(pool: PoolDep) -> AsyncIterator[AsyncConnection[Any]]:
+    """One transaction per writing request: committed before the response is sent."""
+    async with pool.connection() as connection, connection.transaction():
+        yield connection
+
+
+# scope="function": the dependency exits (commits) when the endpoint returns, before FastAPI
+# sends the response, so a 2xx always means committed.
+ReadConnection = Annotated[AsyncConnection[Any], Depends(read_connection, scope="function")]
+SessionDep = Annotated[AsyncConnection[Any], Depends(unit_of_work, scope="function")]
+
+
+async def current_user(
+    request: Request,
+    settings: SettingsDep,
+    pool: PoolDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> uuid.UUID:
+    """The caller's user id from the bearer token; the user row is created on first use."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise UnauthorizedError("A bearer token is required.")
+    user_id = user_id_from_token(credentials.credentials, settings)
+    known: OrderedDict[uuid.UUID, None] = request.app.state.known_users
+    if user_id in known:
+        known.move_to_end(user_id)
+        return user_id
+    async with pool.connection() as connection:
+        await users.ensure_user(connection, user_id)
+    known[user_id] = None
+    if len(known) > KNOWN_USERS_LIMIT:
+        known.popitem(last=False)
+    return user_id
+
+
+CurrentUser = Annotated[uuid.UUID, Depends(current_user)]
+
+
+def if_match(
+    settings: SettingsDep,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='ETag of the version being changed, e.g. `"3"`; `*` for any.',
+            max_length=1024,
+        ),
+    ] = None,
+) -> Precondition | None:
+    """The If-Match precondition; 428 when absent and required, None for last-write-wins."""
+    if if_match is None:
+        if settings.require_if_match:
+            raise PreconditionRequiredError()
+        return None
+    return Precondition.from_header(if_match)
+
+
+IfMatch = Annotated[Precondition | None, Depends(if_match)]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match",
+        description="ETag the client holds; a match answers 304 Not Modified.",
+        max_length=1024,
+    ),
+]

@@ -1,0 +1,253 @@
+"""RFC 9457 problem documents: one class per error, each with its status, code and schema."""
+
+import uuid
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document with a stable machine `code`."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    type: str = Field(description="URI reference naming the problem type.")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    code: str = Field(description="Stable machine-readable error code.")
+
+
+class FieldError(BaseModel):
+    """One invalid input: a JSON pointer into the body, or a parameter name."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    pointer: str | None = Field(default=None, examples=["/nodes/3/name"])
+    parameter: str | None = Field(default=None, examples=["limit"])
+    detail: str
+
+
+class ValidationProblem(Problem):
+    """VALIDATION_ERROR: every invalid input, each located."""
+
+    errors: list[FieldError]
+
+
+class VersionMismatchProblem(Problem):
+    """VERSION_MISMATCH: the If-Match tag is not the current version."""
+
+    current_version: int
+
+
+class CycleProblem(Problem):
+    """CYCLE_DETECTED: the write would close this cycle (first id = last id)."""
+
+    cycle_path: list[uuid.UUID]
+
+
+class DuplicateEdgeProblem(Problem):
+    """DUPLICATE_EDGE: the same connection already exists."""
+
+    existing_edge_id: uuid.UUID
+
+
+class ProblemError(Exception):
+    """Base of every error the API answers with; rendered by one exception handler."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    title: ClassVar[str] = "Internal server error"
+    schema: ClassVar[type[Problem]] = Problem
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+    @classmethod
+    def type_uri(cls) -> str:
+        """The problem type, a relative URI reference derived from the code."""
+        return "/problems/" + cls.code.lower().replace("_", "-")
+
+    def document(self) -> dict[str, Any]:
+        """The problem+json body, extension members at the top level."""
+        body = {
+            "type": self.type_uri(),
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        return self.schema.model_validate({**body, **self.extra}).model_dump(mode="json")
+
+
+class MalformedJsonError(ProblemError):
+    """The body is not well-formed JSON."""
+
+    status, code, title = 400, "MALFORMED_JSON", "Malformed JSON"
+
+
+class UnauthorizedError(ProblemError):
+    """Missing, malformed, expired or badly signed bearer token."""
+
+    status, code, title = 401, "UNAUTHORIZED", "Unauthorized"
+
+    def __init__(self, detail: str):
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+class NotFoundError(ProblemError):
+    """No such resource for this caller."""
+
+    status, code, title = 404, "NOT_FOUND", "Not found"
+
+
+class MethodNotAllowedError(ProblemError):
+    """The resource exists but not with this method."""
+
+    status, code, title = 405, "METHOD_NOT_ALLOWED", "Method not allowed"
+
+
+class NotAcceptableError(ProblemError):
+    """No representation matches the Accept header."""
+
+    status, code, title = 406, "NOT_ACCEPTABLE", "Not acceptable"
+
+
+class DuplicateEdgeError(ProblemError):
+    """The connection already exists."""
+
+    status, code, title = 409, "DUPLICATE_EDGE", "Duplicate edge"
+    schema = DuplicateEdgeProblem
+
+
+class CycleDetectedError(ProblemError):
+    """The write would make the graph cyclic."""
+
+    status, code, title = 409, "CYCLE_DETECTED", "Cycle detected"
+    schema = CycleProblem
+
+
+class NotDeletedError(ProblemError):
+    """Restore of an item that is not in the trash."""
+
+    status, code, title = 409, "NOT_DELETED", "Not deleted"
+
+
+class ConflictError(ProblemError):
+    """The write conflicts with stored data."""
+
+    status, code, title = 409, "CONFLICT", "Conflict"
+
+
+class VersionMismatchError(ProblemError):
+    """If-Match does not match the current version."""
+
+    status, code, title = 412, "VERSION_MISMATCH", "Version mismatch"
+    schema = VersionMismatchProblem
+
+    def __init__(self, current_version: int):
+        super().__init__(
+            f"If-Match does not match the current version {current_version}",
+            headers={"ETag": f'"{current_version}"'},
+            current_version=current_version,
+        )
+
+
+class PayloadTooLargeError(ProblemError):
+    """The body is over the configured limit."""
+
+    status, code, title = 413, "PAYLOAD_TOO_LARGE", "Payload too large"
+
+
+class UnsupportedMediaTypeError(ProblemError):
+    """The body is not application/json."""
+
+    status, code, title = 415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"
+
+
+class ValidationError(ProblemError):
+    """Invalid input, with every problem located."""
+
+    status, code, title = 422, "VALIDATION_ERROR", "Validation error"
+    schema = ValidationProblem
+
+    def __init__(self, errors: list[dict[str, Any]], detail: str = "The request is invalid."):
+        super().__init__(detail, errors=errors)
+
+
+class SelfLoopError(ProblemError):
+    """An edge from a node to itself."""
+
+    status, code, title = 422, "SELF_LOOP", "Self loop"
+
+
+class NodeNotInWorkflowError(ProblemError):
+    """An edge names a node that is not in this workflow."""
+
+    status, code, title = 422, "NODE_NOT_IN_WORKFLOW", "Node not in workflow"
+
+
+class GraphTooLargeError(ProblemError):
+    """The write would exceed the workflow size limits."""
+
+    status, code, title = 422, "GRAPH_TOO_LARGE", "Graph too large"
+
+
+class PreconditionRequiredError(ProblemError):
+    """A change without If-Match."""
+
+    status, code, title = 428, "PRECONDITION_REQUIRED", "Precondition required"
+
+    def __init__(self) -> None:
+        super().__init__("This change needs an If-Match header with the current ETag.")
+
+
+class DatabaseUnavailableError(ProblemError):
+    """PostgreSQL cannot be reached within the configured timeout."""
+
+    status, code, title = 503, "DATABASE_UNAVAILABLE", "Database unavailable"
+
+    def __init__(self, detail: str = "The database is unavailable; try again shortly."):
+        super().__init__(detail, headers={"Retry-After": "1"})
+
+
+class NotReadyError(ProblemError):
+    """The service cannot serve yet (database unreachable or schema not at head)."""
+
+    status, code, title = 503, "NOT_READY", "Not ready"
+
+
+COMMON_ERRORS: tuple[type[ProblemError], ...] = (
+    MalformedJsonError,
+    UnauthorizedError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+    DatabaseUnavailableError,
+)
+
+
+def error_responses(*errors: type[ProblemError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for these errors (and the common ones), grouped by status."""
+    by_status: dict[int, list[type[ProblemError]]] = {}
+    for error in (*errors, *COMMON_ERRORS):
+        if error not in by_status.get(error.status, []):
+            by_status.setdefault(error.status, []).append(error)
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status, group in sorted(by_status.items()):
+        schemas = list(dict.fromkeys(error.schema for error in group))
+        model: Any = schemas[0]
+        for schema in schemas[1:]:
+            model = model | schema
+        codes = ", ".join(error.code for error in group)
+        responses[status] = {
+            "model": model,
+            "description": codes,
+            "content": {PROBLEM_JSON: {}},
+        }
+    return responses

@@ -1,0 +1,177 @@
+"""The FastAPI application: create_app, lifespan, exception handlers."""
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import psycopg
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from psycopg import errors as pg_errors
+from psycopg_pool import PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.config import Settings, get_settings
+from service.db import create_pool, resolve_database_url
+from service.errors import (
+    ConflictError,
+    DatabaseUnavailableError,
+    MalformedJsonError,
+    MethodNotAllowedError,
+    NotAcceptableError,
+    NotFoundError,
+    ProblemError,
+    UnauthorizedError,
+    ValidationError,
+)
+from service.middleware import RequestBodyMiddleware
+from service.openapi import install_openapi
+from service.problem_response import problem_response
+from service.routes import agents, edges, graph, health, me, nodes, tools, workflows
+
+API_PREFIX = "/api/v1"
+
+
+class OrjsonRequest(Request):
+    """A request whose JSON body is parsed by orjson (strict: no NaN, valid UTF-8 only)."""
+
+    async def json(self) -> Any:
+        """The parsed body."""
+        if not hasattr(self, "_json"):
+            self._json = orjson.loads(await self.body())
+        return self._json
+
+
+class OrjsonRoute(APIRoute):
+    """Routes that parse JSON bodies with orjson."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the default handler so it sees an OrjsonRequest."""
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            return await handler(OrjsonRequest(request.scope, request.receive))
+
+        return handle
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the connection pool for the app's lifetime."""
+    settings: Settings = app.state.settings
+    pool = create_pool(app.state.database_url or resolve_database_url(settings), settings)
+    await pool.open(wait=False)
+    app.state.pool = pool
+    try:
+        yield
+    finally:
+        await pool.close()
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+    """Build the application; `database_url` overrides the settings (tests, embedded server)."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="workflow-service",
+        version="1.0.0",
+        summary="DAG workflow definitions for a visual workflow editor.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database_url = database_url
+    app.state.known_users = OrderedDict()
+    app.router.route_class = OrjsonRoute
+    app.include_router(health.router)
+    api_routers = (
+        me.router,
+        workflows.router,
+        nodes.router,
+        edges.router,
+        graph.router,
+        tools.router,
+        agents.router,
+    )
+    for router in api_routers:
+        app.include_router(router, prefix=API_PREFIX)
+    app.add_middleware(RequestBodyMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_exception_handlers(app)
+    install_openapi(app)
+    return app
+
+
+def install_exception_handlers(app: FastAPI) -> None:
+    """Render every error as RFC 9457 problem+json."""
+    app.add_exception_handler(ProblemError, _handle_problem)
+    app.add_exception_handler(RequestValidationError, _handle_request_validation)
+    app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    app.add_exception_handler(psycopg.OperationalError, _handle_database_unavailable)
+    app.add_exception_handler(PoolTimeout, _handle_database_unavailable)
+    app.add_exception_handler(pg_errors.IntegrityError, _handle_integrity_error)
+    app.add_exception_handler(pg_errors.DataError, _handle_data_error)
+    app.add_exception_handler(Exception, _handle_unexpected)
+
+
+async def _handle_problem(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, ProblemError)
+    return problem_response(error)
+
+
+def located_error(error: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic error as a JSON pointer into the body or a named parameter."""
+    source, *path = error.get("loc", ("body",))
+    detail = str(error.get("msg", "invalid"))
+    if source == "body":
+        pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+        return {"pointer": pointer, "detail": detail}
+    return {"parameter": str(path[0]) if path else str(source), "detail": detail}
+
+
+async def _handle_request_validation(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    errors = list(error.errors())
+    if any(item.get("type") == "json_invalid" for item in errors):
+        return problem_response(MalformedJsonError("The body is not valid JSON."))
+    return problem_response(ValidationError([located_error(item) for item in errors]))
+
+
+STATUS_ERRORS: dict[int, type[ProblemError]] = {
+    400: MalformedJsonError,
+    401: UnauthorizedError,
+    404: NotFoundError,
+    405: MethodNotAllowedError,
+    406: NotAcceptableError,
+}
+
+
+async def _handle_http_exception(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    error_class = STATUS_ERRORS.get(error.status_code)
+    if error_class is None:
+        problem = ProblemError(str(error.detail))
+        problem.status = error.status_code  # type: ignore[misc]
+        return problem_response(problem)
+    detail = "The body could not be parsed." if error.status_code == 400 else str(error.detail)
+    return problem_response(error_class(detail))
+
+
+async def _handle_database_unavailable(_request: Request, _error: Exception) -> Response:
+    return problem_response(DatabaseUnavailableError())
+
+
+async def _handle_integrity_error(_request: Request, error: Exception) -> Response:
+    return problem_response(ConflictError(f"The change conflicts with stored data: {error}"))
+
+
+async def _handle_data_error(_request: Request, error: Exception) -> Response:
+    return problem_response(
+        ValidationError(
+            [{"pointer": "", "detail": str(error)}], detail="PostgreSQL refused a value."
+        )
+    )
+
+
+async def _handle_unexpected(_request: Request, _error: Exception) -> Response:
+    return problem_response(ProblemError("An unexpected error occurred."))

@@ -1,0 +1,88 @@
+"""ASGI middleware: request body limit and JSON content type, enforced before routing."""
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.errors import PayloadTooLargeError, ProblemError, UnsupportedMediaTypeError
+from service.problem_response import problem_response
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+JSON_TYPES = ("application/json", "application/merge-patch+json")
+
+
+def is_json_content_type(value: str) -> bool:
+    """Whether a Content-Type header names JSON (application/json or any +json type)."""
+    media_type = value.split(";", 1)[0].strip().lower()
+    return media_type in JSON_TYPES or media_type.endswith("+json")
+
+
+class RequestBodyMiddleware:
+    """Buffers request bodies up to the limit (chunked ones too) and refuses non-JSON bodies."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, path_prefix: str = "/api/") -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.path_prefix = path_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await self._read_body(scope, receive)
+            self._check_content_type(scope, body)
+        except ProblemError as error:
+            await problem_response(error)(scope, receive, send)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        declared = _header(scope, b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            raise _too_large(self.max_body_bytes)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _too_large(self.max_body_bytes)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    def _check_content_type(self, scope: Scope, body: bytes) -> None:
+        if not body or not scope["path"].startswith(self.path_prefix):
+            return
+        content_type = _header(scope, b"content-type")
+        if content_type is None or not is_json_content_type(content_type):
+            raise UnsupportedMediaTypeError(
+                f"Send the body as application/json, not {content_type or 'no content type'}."
+            )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(f"The request body is over the limit of {limit} bytes.")
+
+
+def _replay(body: bytes, receive_more: Receive) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive_more()  # later calls wait for the client to disconnect
+
+    return receive

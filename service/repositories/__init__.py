@@ -1,0 +1,1 @@
+"""Data access: SQL per entity over one psycopg connection; never commits."""

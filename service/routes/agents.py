@@ -1,0 +1,5 @@
+"""Agents: routes (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["agents"])

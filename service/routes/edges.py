@@ -1,0 +1,5 @@
+"""Edges: routes (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["edges"])

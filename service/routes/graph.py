@@ -1,0 +1,5 @@
+"""Graph: routes (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["graph"])

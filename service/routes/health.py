@@ -1,0 +1,38 @@
+"""Liveness and readiness probes."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from psycopg import Error as PsycopgError
+from psycopg_pool import PoolTimeout
+
+from service.db import alembic_head
+from service.errors import NotReadyError, error_responses
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", operation_id="health_live", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    """Answers as long as the process serves HTTP; touches no database."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    operation_id="health_ready",
+    summary="The database is reachable and migrated",
+    responses=error_responses(NotReadyError),
+)
+async def readyz(request: Request) -> dict[str, Any]:
+    """200 when PostgreSQL answers and its schema is at the Alembic head; 503 otherwise."""
+    try:
+        async with request.app.state.pool.connection() as connection:
+            cursor = await connection.execute("SELECT version_num FROM alembic_version")
+            row = await cursor.fetchone()
+    except (PsycopgError, PoolTimeout) as error:
+        raise NotReadyError(f"The database is not reachable: {type(error).__name__}") from error
+    revision = None if row is None else row[0]
+    if revision != alembic_head():
+        raise NotReadyError(f"The schema is at {revision}, not at {alembic_head()}.")
+    return {"status": "ready", "schema_revision": revision}

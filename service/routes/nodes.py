@@ -1,0 +1,5 @@
+"""Nodes: routes (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["nodes"])

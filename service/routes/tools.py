@@ -1,0 +1,5 @@
+"""Tools: routes (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["tools"])
