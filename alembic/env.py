@@ -2,11 +2,11 @@
 
 from logging.config import fileConfig
 
+from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
 import service.models  # noqa: F401  (registers every table on SQLModel.metadata)
-from alembic import context
 from service.db import migration_url
 
 config = context.config

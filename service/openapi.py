@@ -1,5 +1,8 @@
 """The OpenAPI document: problem+json error bodies, stable and cached."""
 
+import json
+import re
+import sys
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,6 +22,58 @@ def errors_as_problem_json(schema: dict[str, Any]) -> None:
                 content[PROBLEM_JSON] = content.pop("application/json")
 
 
+def if_match_required(schema: dict[str, Any]) -> None:
+    """Document If-Match as required: it is optional to FastAPI only so that absence is 428."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "header" and parameter.get("name") == "If-Match":
+                    parameter["required"] = True
+                    parameter["schema"] = {"type": "string", "maxLength": 1024}
+
+
+PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+HTTP_METHODS = ("get", "put", "post", "patch", "delete")
+
+
+def operation_links(created_path: str, target_path: str, target: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI link from a create operation to an operation on the created resource."""
+    created_params = path_parameters(created_path)
+    parameters: dict[str, str] = {}
+    for name in path_parameters(target_path):
+        parameters[name] = (
+            f"$request.path.{name}" if name in created_params else "$response.body#/id"
+        )
+    if any(p.get("name") == "If-Match" for p in target.get("parameters", [])):
+        parameters["header.If-Match"] = "$response.header.ETag"
+    return {"operationId": target["operationId"], "parameters": parameters}
+
+
+def path_parameters(path: str) -> list[str]:
+    """The path parameter names of a path template."""
+    return PATH_PARAMETER.findall(path)
+
+
+def link_created_resources(schema: dict[str, Any]) -> None:
+    """Add links from each 201 create to the operations on what it created (stateful tests)."""
+    paths = schema.get("paths", {})
+    for created_path, path_item in paths.items():
+        response = path_item.get("post", {}).get("responses", {}).get("201")
+        if response is None:
+            continue
+        links = response.setdefault("links", {})
+        for target_path, target_item in paths.items():
+            if not target_path.startswith(created_path + "/{"):
+                continue
+            extra = path_parameters(target_path)[len(path_parameters(created_path)) :]
+            if len(extra) != 1:
+                continue
+            for method in HTTP_METHODS:
+                if method in target_item:
+                    target = target_item[method]
+                    links[target["operationId"]] = operation_links(created_path, target_path, target)
+
+
 def install_openapi(app: FastAPI) -> None:
     """Replace app.openapi with a builder that post-processes and caches the document."""
 
@@ -32,7 +87,21 @@ def install_openapi(app: FastAPI) -> None:
                 routes=app.routes,
             )
             errors_as_problem_json(schema)
+            link_created_resources(schema)
+            if app.state.settings.require_if_match:
+                if_match_required(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def openapi_document_text(app: FastAPI) -> str:
+    """The OpenAPI document as committed in openapi.json."""
+    return json.dumps(app.openapi(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    from service.main import create_app
+
+    sys.stdout.write(openapi_document_text(create_app()))

@@ -43,7 +43,7 @@ def server_url() -> Iterator[str]:
 
 def admin_conninfo(url: str) -> str:
     """A psycopg conninfo for the server's maintenance database."""
-    from service.db import psycopg_conninfo  # noqa: PLC0415
+    from service.db import psycopg_conninfo
 
     return psycopg_conninfo(make_url(url).set(database="postgres").render_as_string(False))
 

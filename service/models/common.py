@@ -6,10 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, ConfigDict, StringConstraints, computed_field
+from pydantic import AfterValidator, AllowInfNan, Strict, StringConstraints, computed_field
 from sqlalchemy import DateTime, func
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel, select
+from sqlmodel._compat import SQLModelConfig
 from sqlmodel.sql.expression import SelectOfScalar
 
 INT32_MAX = 2**31 - 1
@@ -89,6 +90,10 @@ SafeStr = Annotated[str, AfterValidator(reject_nul)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(reject_nul)]
 Description = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(reject_nul)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(storable_json)]
+# Strict scalars: JSON `0`, `"5"` or `1.0` are not booleans or integers (the schema says so).
+StrictBool = Annotated[bool, Strict()]
+StrictInt = Annotated[int, Strict()]
+FiniteFloat = Annotated[float, Strict(), AllowInfNan(False)]
 
 
 def utc_timestamp(*, on_update: bool = False) -> Any:
@@ -154,4 +159,5 @@ def select_live(
     return statement if include_deleted else statement.where(live_rows_clause(model))
 
 
-PUBLIC_CONFIG = ConfigDict(json_schema_serialization_defaults_required=True)
+# Response schemas list every field as required: the API always sends them all.
+PUBLIC_CONFIG = SQLModelConfig(json_schema_serialization_defaults_required=True)

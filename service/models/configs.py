@@ -5,7 +5,7 @@ from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from service.models.common import SafeStr, storable_json
 
@@ -148,11 +148,33 @@ def validate_document(model: type[OpenDocument], value: dict[str, Any]) -> dict[
     return model.model_validate(value).model_dump(mode="json", exclude_unset=True)
 
 
-def typed_document(model: type[OpenDocument]) -> AfterValidator:
-    """A validator that checks a JSONB document against `model`."""
-    return AfterValidator(lambda value: validate_document(model, value))
+def inline_json_schema(model: type[OpenDocument]) -> dict[str, Any]:
+    """The model's JSON schema with its $defs (enums) inlined, to embed in a field."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            reference = node.get("$ref", "")
+            if reference.startswith("#/$defs/"):
+                return resolve(definitions[reference.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
 
 
-WorkflowConfigJson = Annotated[dict[str, Any], typed_document(WorkflowConfig)]
-RetryConfigJson = Annotated[dict[str, Any], typed_document(RetryConfig)]
-EdgeConditionJson = Annotated[dict[str, Any], typed_document(EdgeCondition)]
+def typed_document(model: type[OpenDocument]) -> tuple[AfterValidator, WithJsonSchema]:
+    """Validation against `model` plus its schema in OpenAPI, for a dict field."""
+    return (
+        AfterValidator(lambda value: validate_document(model, value)),
+        WithJsonSchema(inline_json_schema(model)),
+    )
+
+
+WorkflowConfigJson = Annotated[dict[str, Any], *typed_document(WorkflowConfig)]
+RetryConfigJson = Annotated[dict[str, Any], *typed_document(RetryConfig)]
+EdgeConditionJson = Annotated[dict[str, Any], *typed_document(EdgeCondition)]

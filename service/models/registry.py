@@ -12,6 +12,7 @@ from service.models.common import (
     ModelProvider,
     SafeStr,
     SoftDeleteMixin,
+    StrictBool,
     TimestampsMixin,
     ToolType,
 )
@@ -30,7 +31,7 @@ class RegistryEntryBase(SQLModel):
     name: SafeStr = Field(min_length=1, max_length=255)
     description: SafeStr | None = Field(default=None, max_length=10_000, sa_type=Text)
     config: JsonObject = jsonb_object_field("Entry-specific settings, free-form JSON.")
-    is_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    is_active: StrictBool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
 
 
 class RegistryEntryUpdate(SQLModel):
@@ -39,7 +40,7 @@ class RegistryEntryUpdate(SQLModel):
     name: SafeStr = Field(default=None, min_length=1, max_length=255)
     description: SafeStr | None = Field(default=None, max_length=10_000)
     config: JsonObject = Field(default=None)
-    is_active: bool = Field(default=None)
+    is_active: StrictBool = Field(default=None)
 
 
 class RegistryEntryPublic(IdMixin, TimestampsMixin, SoftDeleteMixin):

@@ -13,6 +13,7 @@ from service.models.common import (
     JsonObject,
     SafeStr,
     SoftDeleteMixin,
+    StrictBool,
     TimestampsMixin,
 )
 from service.models.configs import WorkflowConfigJson
@@ -44,7 +45,7 @@ class WorkflowBase(SQLModel):
         "unknown keys are kept."
     )
     variables: JsonObject = jsonb_object_field("Workflow variables, free-form JSON.")
-    is_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    is_active: StrictBool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
 
 
 _version_column = Column("version", Integer, nullable=False, server_default=text("1"))
@@ -101,7 +102,7 @@ class WorkflowUpdate(SQLModel):
     description: SafeStr | None = Field(default=None, max_length=10_000)
     config: WorkflowConfigJson = Field(default=None)
     variables: JsonObject = Field(default=None)
-    is_active: bool = Field(default=None)
+    is_active: StrictBool = Field(default=None)
 
 
 class WorkflowPublic(WorkflowBase, IdMixin, TimestampsMixin, SoftDeleteMixin):

@@ -1,0 +1,39 @@
+# Two commands on a fresh machine with only Python 3.11+ and pip: `make run`, `make test`.
+# uv is used when installed; otherwise it is installed with pip into .tools/ first.
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+PYTEST_ARGS ?=
+
+.PHONY: run test lint typecheck pytest openapi sync bench clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+sync: $(filter .tools/bin/uv,$(UV))
+	$(UV) sync --frozen
+
+run: sync  ## Serve on http://127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set)
+	$(UV) run python -m service $(ARGS)
+
+test: lint typecheck pytest  ## Lint, type-check, and run the whole suite with coverage
+
+lint: sync
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck: sync
+	$(UV) run mypy
+
+pytest: sync
+	$(UV) run pytest --cov=service --cov-report=term $(PYTEST_ARGS)
+
+openapi: sync  ## Rewrite openapi.json from the code
+	$(UV) run python -m service.openapi > openapi.json
+
+bench: sync  ## Run the benchmark suite (see docs/performance.md)
+	$(UV) run python -m bench $(ARGS)
+
+clean:
+	rm -rf .tools .venv .data .pytest_cache .mypy_cache .ruff_cache .coverage
