@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 import jwt
@@ -45,6 +46,11 @@ def issue_token(settings: Settings, user_id: uuid.UUID, ttl_seconds: int | None 
 
 def user_id_from_token(token: str, settings: Settings) -> uuid.UUID:
     """The verified token's subject; UnauthorizedError for anything else."""
+    return verify_token(token, settings)[0]
+
+
+def verify_token(token: str, settings: Settings) -> tuple[uuid.UUID, float]:
+    """The verified token's subject and expiry time; UnauthorizedError for anything else."""
     try:
         claims = jwt.decode(
             token,
@@ -59,6 +65,33 @@ def user_id_from_token(token: str, settings: Settings) -> uuid.UUID:
     except jwt.PyJWTError as error:
         raise UnauthorizedError(f"The token is invalid: {error}") from error
     try:
-        return uuid.UUID(str(claims["sub"]))
+        return uuid.UUID(str(claims["sub"])), float(claims["exp"])
     except ValueError as error:
         raise UnauthorizedError("The token subject is not a UUID.") from error
+
+
+class VerifiedTokens:
+    """Tokens already verified, with their subject and expiry (an LRU of bounded size).
+
+    Verifying an HMAC or RSA signature on every request costs more than the rest of a small
+    read; a token verified once stays valid until its `exp`, so that is checked per request.
+    """
+
+    def __init__(self, max_size: int = 10_000) -> None:
+        self.max_size = max_size
+        self._entries: OrderedDict[str, tuple[uuid.UUID, float]] = OrderedDict()
+
+    def user_id(self, token: str, settings: Settings) -> uuid.UUID:
+        """The subject of a valid token, verifying its signature only the first time."""
+        entry = self._entries.get(token)
+        if entry is not None:
+            user_id, expires_at = entry
+            if time.time() < expires_at:
+                self._entries.move_to_end(token)
+                return user_id
+            del self._entries[token]
+        user_id, expires_at = verify_token(token, settings)
+        self._entries[token] = (user_id, expires_at)
+        if len(self._entries) > self.max_size:
+            self._entries.popitem(last=False)
+        return user_id

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from service.auth import user_id_from_token
+from service.auth import VerifiedTokens
 from service.config import Settings
 from service.errors import PreconditionRequiredError, UnauthorizedError
 from service.preconditions import Precondition
@@ -65,7 +65,8 @@ async def current_user(
     """The caller's user id from the bearer token; the user row is created on first use."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise UnauthorizedError("A bearer token is required.")
-    user_id = user_id_from_token(credentials.credentials, settings)
+    verified_tokens: VerifiedTokens = request.app.state.verified_tokens
+    user_id = verified_tokens.user_id(credentials.credentials, settings)
     known: OrderedDict[uuid.UUID, None] = request.app.state.known_users
     if user_id in known:
         known.move_to_end(user_id)
