@@ -64,7 +64,7 @@ async def current_user(
 ) -> uuid.UUID:
     """The caller's user id from the bearer token; the user row is created on first use."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise UnauthorizedError("A bearer token is required.")
+        raise UnauthorizedError("A bearer token is required.", token_sent=False)
     verified_tokens: VerifiedTokens = request.app.state.verified_tokens
     user_id = verified_tokens.user_id(credentials.credentials, settings)
     known: OrderedDict[uuid.UUID, None] = request.app.state.known_users

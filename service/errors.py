@@ -30,6 +30,11 @@ class FieldError(BaseModel):
     detail: str
 
 
+def json_pointer(*parts: str | int) -> str:
+    """An RFC 6901 JSON pointer to the body location named by `parts`."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
 class ValidationProblem(Problem):
     """VALIDATION_ERROR: every invalid input, each located."""
 
@@ -96,8 +101,10 @@ class UnauthorizedError(ProblemError):
 
     status, code, title = 401, "UNAUTHORIZED", "Unauthorized"
 
-    def __init__(self, detail: str):
-        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    def __init__(self, detail: str, *, token_sent: bool = True):
+        # RFC 6750 3.1: no error code when the request carried no credentials at all.
+        challenge = 'Bearer error="invalid_token"' if token_sent else "Bearer"
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
 
 
 class NotFoundError(ProblemError):

@@ -8,7 +8,14 @@ from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, UniqueConst
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, Relationship, SQLModel
 
-from service.models.common import INT32_MAX, PUBLIC_CONFIG, CreatedAtMixin, IdMixin, SafeStr
+from service.models.common import (
+    INT32_MAX,
+    PUBLIC_CONFIG,
+    CreatedAtMixin,
+    IdMixin,
+    SafeStr,
+    StrictInt,
+)
 from service.models.configs import EdgeConditionJson
 
 if TYPE_CHECKING:
@@ -24,7 +31,7 @@ class EdgeFields(SQLModel):
     source_handle: SafeStr | None = Field(default=None, max_length=50)
     target_handle: SafeStr | None = Field(default=None, max_length=50)
     condition: EdgeConditionJson | None = Field(default=None, sa_type=JSONB)
-    priority: int = Field(
+    priority: StrictInt = Field(
         default=0, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT, sa_column_kwargs={"server_default": "0"}
     )
     label: SafeStr | None = Field(default=None, max_length=100)
@@ -110,7 +117,7 @@ class EdgeUpdate(SQLModel):
     source_handle: SafeStr | None = Field(default=None, max_length=50)
     target_handle: SafeStr | None = Field(default=None, max_length=50)
     condition: EdgeConditionJson | None = None
-    priority: int = Field(default=None, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT)
+    priority: StrictInt = Field(default=None, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT)
     label: SafeStr | None = Field(default=None, max_length=100)
 
 
@@ -120,3 +127,19 @@ class EdgePublic(EdgeBase, IdMixin, CreatedAtMixin):
     model_config = PUBLIC_CONFIG
 
     workflow_id: uuid.UUID
+
+
+class EdgeBatchCreate(SQLModel):
+    """Body of POST .../edges/batch: edges created together, all or nothing."""
+
+    edges: list[EdgeCreate] = Field(
+        min_length=1, description="At most MAX_BATCH_ITEMS (default 100) edges."
+    )
+
+
+class EdgeBatchPublic(SQLModel):
+    """The edges a batch created, in request order."""
+
+    model_config = PUBLIC_CONFIG
+
+    items: list[EdgePublic]

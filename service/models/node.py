@@ -1,9 +1,10 @@
 """Nodes: the steps of a workflow, each of one NodeType."""
 
 import uuid
-from typing import TYPE_CHECKING, Annotated, Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-from pydantic import AllowInfNan, model_validator
+from pydantic import ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
@@ -11,10 +12,12 @@ from sqlmodel import Field, Relationship, SQLModel
 
 from service.models.common import (
     PUBLIC_CONFIG,
+    FiniteFloat,
     IdMixin,
     JsonObject,
     NodeType,
     SafeStr,
+    StrictInt,
     TimestampsMixin,
 )
 from service.models.configs import CONFIG_BY_NODE_TYPE, RetryConfigJson, validate_document
@@ -24,7 +27,6 @@ if TYPE_CHECKING:
     from service.models.edge import Edge
     from service.models.workflow import Workflow
 
-FiniteFloat = Annotated[float, AllowInfNan(False)]
 DEFAULT_RETRY_CONFIG = {"max_retries": 3, "delay": 1}
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 
@@ -49,7 +51,7 @@ class NodeBase(SQLModel):
     output_schema: JsonObject | None = Field(default=None, sa_type=JSONB)
     tool_id: uuid.UUID | None = Field(default=None, foreign_key="tools.id", ondelete="SET NULL")
     agent_id: uuid.UUID | None = Field(default=None, foreign_key="agents.id", ondelete="SET NULL")
-    timeout_seconds: int = Field(
+    timeout_seconds: StrictInt = Field(
         default=300, ge=1, le=MAX_TIMEOUT_SECONDS, sa_column_kwargs={"server_default": "300"}
     )
     retry_config: RetryConfigJson = Field(
@@ -80,6 +82,7 @@ class Node(NodeBase, IdMixin, TimestampsMixin, table=True):
         sa_relationship_kwargs={
             "lazy": "raise_on_sql",
             "foreign_keys": "[Edge.source_node_id]",
+            "cascade": "save-update, merge, delete",
             "passive_deletes": True,
         },
     )
@@ -88,6 +91,7 @@ class Node(NodeBase, IdMixin, TimestampsMixin, table=True):
         sa_relationship_kwargs={
             "lazy": "raise_on_sql",
             "foreign_keys": "[Edge.target_node_id]",
+            "cascade": "save-update, merge, delete",
             "passive_deletes": True,
         },
     )
@@ -108,6 +112,30 @@ def node_type_problems(
     return []
 
 
+# Where a node type's unmet requirement is reported, as a location in the node body.
+REQUIREMENT_LOCATIONS: dict[NodeType, tuple[str, ...]] = {
+    NodeType.TOOL: ("tool_id",),
+    NodeType.AGENT: ("agent_id",),
+    NodeType.TRIGGER: ("config", "trigger_type"),
+    NodeType.CONDITION: ("config", "condition_expression"),
+}
+
+
+def errors_under(error: ValidationError, prefix: tuple[str, ...]) -> ValidationError:
+    """The same errors located under `prefix` (pydantic reports nested documents at the root)."""
+    details: list[InitErrorDetails] = []
+    for item in error.errors():
+        detail: InitErrorDetails = {
+            "type": item["type"],
+            "loc": (*prefix, *item["loc"]),
+            "input": item["input"],
+        }
+        if "ctx" in item:
+            detail["ctx"] = item["ctx"]
+        details.append(detail)
+    return ValidationError.from_exception_data(error.title, details)
+
+
 class NodeCreate(NodeBase):
     """Body of POST /workflows/{id}/nodes; config is checked against the node type."""
 
@@ -115,10 +143,17 @@ class NodeCreate(NodeBase):
     def _meets_node_type(self) -> Self:
         config_model = CONFIG_BY_NODE_TYPE.get(self.node_type.value)
         if config_model is not None:
-            self.config = validate_document(config_model, self.config)
+            try:
+                self.config = validate_document(config_model, self.config)
+            except ValidationError as error:
+                raise errors_under(error, ("config",)) from None
         problems = node_type_problems(self.node_type, self.config, self.tool_id, self.agent_id)
         if problems:
-            raise ValueError("; ".join(problems))
+            requirement = PydanticCustomError("node_type_requirement", "; ".join(problems))
+            location = REQUIREMENT_LOCATIONS[self.node_type]
+            raise ValidationError.from_exception_data(
+                type(self).__name__, [{"type": requirement, "loc": location, "input": None}]
+            )
         return self
 
 
@@ -134,7 +169,7 @@ class NodeUpdate(SQLModel):
     output_schema: JsonObject | None = None
     tool_id: uuid.UUID | None = None
     agent_id: uuid.UUID | None = None
-    timeout_seconds: int = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS)
+    timeout_seconds: StrictInt = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS)
     retry_config: RetryConfigJson = Field(default=None)
 
 
@@ -144,3 +179,19 @@ class NodePublic(NodeBase, IdMixin, TimestampsMixin):
     model_config = PUBLIC_CONFIG
 
     workflow_id: uuid.UUID
+
+
+class NodeBatchCreate(SQLModel):
+    """Body of POST .../nodes/batch: nodes created together, all or nothing."""
+
+    nodes: list[NodeCreate] = Field(
+        min_length=1, description="At most MAX_BATCH_ITEMS (default 100) nodes."
+    )
+
+
+class NodeBatchPublic(SQLModel):
+    """The nodes a batch created, in request order."""
+
+    model_config = PUBLIC_CONFIG
+
+    items: list[NodePublic]

@@ -1,4 +1,8 @@
-"""Workflows: reads render API JSON in SQL; writes check the version in the same statement."""
+"""Workflows: reads render API JSON in SQL; writes check the version in the same statement.
+
+The `*_row` functions serve every owner-scoped, versioned, soft-deletable table (workflows,
+tools, agents), named by an `OwnedTable`; the `*_workflow` functions apply them to workflows.
+"""
 
 import uuid
 from dataclasses import dataclass
@@ -6,6 +10,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
+from pydantic import BaseModel
 
 from service.errors import NotDeletedError, NotFoundError, VersionMismatchError
 from service.models import WorkflowCreate, WorkflowPublic, WorkflowUpdate
@@ -27,17 +32,42 @@ class VersionedJson:
 
 
 @dataclass(frozen=True)
-class WorkflowFilter:
-    """What a workflow list shows."""
+class OwnedTable:
+    """An owner-scoped, versioned, soft-deletable table and the API schema of its rows."""
+
+    name: str
+    label: str
+    public: type[BaseModel]
+    json_columns: frozenset[str]
+
+    @property
+    def json_sql(self) -> str:
+        """A row of this table, aliased `w`, as API JSON."""
+        return json_object_sql(self.public, "w")
+
+    def sql_value(self, column: str, value: Any) -> Any:
+        """A model value as a query parameter (JSONB columns wrapped)."""
+        return Jsonb(value) if column in self.json_columns and value is not None else value
+
+
+WORKFLOWS = OwnedTable("workflows", "Workflow", WorkflowPublic, frozenset(JSON_COLUMNS))
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """What a list shows."""
 
     is_active: bool | None = None
     name_contains: str | None = None
     deleted: bool = False
 
 
+WorkflowFilter = ListFilter
+
+
 def sql_value(column: str, value: Any) -> Any:
-    """A model value as a query parameter (JSONB columns wrapped)."""
-    return Jsonb(value) if column in JSON_COLUMNS and value is not None else value
+    """A workflow model value as a query parameter (JSONB columns wrapped)."""
+    return WORKFLOWS.sql_value(column, value)
 
 
 async def fetch_versioned(
@@ -51,6 +81,24 @@ async def fetch_versioned(
     return VersionedJson(int(row[0]), str(row[1]), row[2] if len(row) > 2 else None)
 
 
+async def get_row(
+    connection: AsyncConnection[Any],
+    table: OwnedTable,
+    owner_id: uuid.UUID,
+    row_id: uuid.UUID,
+    *,
+    include_deleted: bool = False,
+) -> VersionedJson | None:
+    """The owner's row, live unless `include_deleted`."""
+    deleted_clause = "" if include_deleted else " AND w.deleted_at IS NULL"
+    return await fetch_versioned(
+        connection,
+        f"SELECT w.version, {table.json_sql}::text FROM {table.name} w "  # noqa: S608
+        f"WHERE w.id = %s AND w.owner_id = %s{deleted_clause}",
+        (row_id, owner_id),
+    )
+
+
 async def get_workflow(
     connection: AsyncConnection[Any],
     owner_id: uuid.UUID,
@@ -59,59 +107,87 @@ async def get_workflow(
     include_deleted: bool = False,
 ) -> VersionedJson | None:
     """The owner's workflow, live unless `include_deleted`."""
-    deleted_clause = "" if include_deleted else " AND w.deleted_at IS NULL"
-    return await fetch_versioned(
-        connection,
-        f"SELECT w.version, {WORKFLOW_JSON}::text FROM workflows w "  # noqa: S608
-        f"WHERE w.id = %s AND w.owner_id = %s{deleted_clause}",
-        (workflow_id, owner_id),
+    return await get_row(
+        connection, WORKFLOWS, owner_id, workflow_id, include_deleted=include_deleted
     )
+
+
+async def insert_row(
+    connection: AsyncConnection[Any], table: OwnedTable, owner_id: uuid.UUID, row_in: BaseModel
+) -> VersionedJson:
+    """Insert a row at version 1 from a validated Create model."""
+    values = row_in.model_dump()
+    columns = ", ".join(values)
+    placeholders = ", ".join(["%s"] * len(values))
+    created = await fetch_versioned(
+        connection,
+        f"INSERT INTO {table.name} AS w (id, owner_id, {columns}) "  # noqa: S608
+        f"VALUES (%s, %s, {placeholders}) RETURNING w.version, {table.json_sql}::text, w.id",
+        (uuid.uuid4(), owner_id, *(table.sql_value(c, v) for c, v in values.items())),
+    )
+    assert created is not None
+    return created
 
 
 async def create_workflow(
     connection: AsyncConnection[Any], owner_id: uuid.UUID, workflow_in: WorkflowCreate
 ) -> VersionedJson:
     """Insert a workflow at version 1."""
-    values = workflow_in.model_dump()
-    columns = ", ".join(values)
-    placeholders = ", ".join(["%s"] * len(values))
-    created = await fetch_versioned(
-        connection,
-        f"INSERT INTO workflows AS w (id, owner_id, {columns}) "  # noqa: S608
-        f"VALUES (%s, %s, {placeholders}) RETURNING w.version, {WORKFLOW_JSON}::text, w.id",
-        (uuid.uuid4(), owner_id, *(sql_value(c, v) for c, v in values.items())),
+    return await insert_row(connection, WORKFLOWS, owner_id, workflow_in)
+
+
+async def row_version(
+    connection: AsyncConnection[Any],
+    table: OwnedTable,
+    owner_id: uuid.UUID,
+    row_id: uuid.UUID,
+    *,
+    deleted: bool | None,
+) -> int | None:
+    """The version of the owner's live (or trashed; None: either) row, None if there is none."""
+    state = {None: "", False: " AND deleted_at IS NULL", True: " AND deleted_at IS NOT NULL"}
+    cursor = await connection.execute(
+        f"SELECT version FROM {table.name} WHERE id = %s AND owner_id = %s{state[deleted]}",  # noqa: S608
+        (row_id, owner_id),
     )
-    assert created is not None
-    return created
+    row = await cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 async def current_version(
     connection: AsyncConnection[Any], owner_id: uuid.UUID, workflow_id: uuid.UUID, *, deleted: bool
 ) -> int | None:
     """The version of the owner's live (or trashed) workflow, None if there is none."""
-    state = "IS NOT NULL" if deleted else "IS NULL"
-    cursor = await connection.execute(
-        f"SELECT version FROM workflows WHERE id = %s AND owner_id = %s AND deleted_at {state}",  # noqa: S608
-        (workflow_id, owner_id),
-    )
-    row = await cursor.fetchone()
-    return None if row is None else int(row[0])
+    return await row_version(connection, WORKFLOWS, owner_id, workflow_id, deleted=deleted)
+
+
+async def explain_row_refusal(
+    connection: AsyncConnection[Any],
+    table: OwnedTable,
+    owner_id: uuid.UUID,
+    row_id: uuid.UUID,
+    *,
+    deleted: bool | None,
+) -> Exception:
+    """Why a conditional write matched no row: not found, or a newer version."""
+    version = await row_version(connection, table, owner_id, row_id, deleted=deleted)
+    if version is None:
+        return NotFoundError(f"{table.label} {row_id} not found.")
+    return VersionMismatchError(version)
 
 
 async def explain_refusal(
     connection: AsyncConnection[Any], owner_id: uuid.UUID, workflow_id: uuid.UUID, *, deleted: bool
 ) -> Exception:
-    """Why a conditional write matched no row: not found, or a newer version."""
-    version = await current_version(connection, owner_id, workflow_id, deleted=deleted)
-    if version is None:
-        return NotFoundError(f"Workflow {workflow_id} not found.")
-    return VersionMismatchError(version)
+    """Why a conditional write to a workflow matched no row: not found, or a newer version."""
+    return await explain_row_refusal(connection, WORKFLOWS, owner_id, workflow_id, deleted=deleted)
 
 
-async def update_workflow(
+async def update_row(
     connection: AsyncConnection[Any],
+    table: OwnedTable,
     owner_id: uuid.UUID,
-    workflow_id: uuid.UUID,
+    row_id: uuid.UUID,
     precondition: Precondition | None,
     changes: dict[str, Any],
     *,
@@ -127,21 +203,68 @@ async def update_workflow(
     versions = None if precondition is None else precondition.sql_versions()
     updated = await fetch_versioned(
         connection,
-        f"UPDATE workflows AS w SET {', '.join(assignments)} "  # noqa: S608
+        f"UPDATE {table.name} AS w SET {', '.join(assignments)} "  # noqa: S608
         f"WHERE w.id = %s AND w.owner_id = %s AND w.deleted_at {state} "
         "AND (%s::int[] IS NULL OR w.version = ANY(%s::int[])) "
-        f"RETURNING w.version, {WORKFLOW_JSON}::text",
+        f"RETURNING w.version, {table.json_sql}::text",
         (
-            *(sql_value(c, v) for c, v in changes.items()),
-            workflow_id,
+            *(table.sql_value(c, v) for c, v in changes.items()),
+            row_id,
             owner_id,
             versions,
             versions,
         ),
     )
     if updated is None:
-        raise await explain_refusal(connection, owner_id, workflow_id, deleted=deleted)
+        raise await explain_row_refusal(connection, table, owner_id, row_id, deleted=deleted)
     return updated
+
+
+async def update_workflow(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+    changes: dict[str, Any],
+    *,
+    deleted: bool = False,
+    set_sql: str = "",
+) -> VersionedJson:
+    """Apply `changes` and raise the version by one, if the precondition holds (atomically)."""
+    return await update_row(
+        connection,
+        WORKFLOWS,
+        owner_id,
+        workflow_id,
+        precondition,
+        changes,
+        deleted=deleted,
+        set_sql=set_sql,
+    )
+
+
+async def patch_row(
+    connection: AsyncConnection[Any],
+    table: OwnedTable,
+    owner_id: uuid.UUID,
+    row_id: uuid.UUID,
+    precondition: Precondition | None,
+    row_in: BaseModel,
+) -> VersionedJson:
+    """Replace the fields an Update model names; the version rises even when nothing changed."""
+    changes = row_in.model_dump(exclude_unset=True)
+    return await update_row(connection, table, owner_id, row_id, precondition, changes)
+
+
+async def bump_version(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+) -> int:
+    """Raise a live workflow's version by one if the precondition holds; locks it until commit."""
+    updated = await update_workflow(connection, owner_id, workflow_id, precondition, {})
+    return updated.version
 
 
 async def patch_workflow(
@@ -152,8 +275,20 @@ async def patch_workflow(
     workflow_in: WorkflowUpdate,
 ) -> VersionedJson:
     """Replace the named fields; the version rises even when nothing changed."""
-    changes = workflow_in.model_dump(exclude_unset=True)
-    return await update_workflow(connection, owner_id, workflow_id, precondition, changes)
+    return await patch_row(connection, WORKFLOWS, owner_id, workflow_id, precondition, workflow_in)
+
+
+async def soft_delete_row(
+    connection: AsyncConnection[Any],
+    table: OwnedTable,
+    owner_id: uuid.UUID,
+    row_id: uuid.UUID,
+    precondition: Precondition | None,
+) -> VersionedJson:
+    """Move the row to the trash (a change: the version rises)."""
+    return await update_row(
+        connection, table, owner_id, row_id, precondition, {}, set_sql="deleted_at = now()"
+    )
 
 
 async def soft_delete_workflow(
@@ -163,9 +298,32 @@ async def soft_delete_workflow(
     precondition: Precondition | None,
 ) -> VersionedJson:
     """Move the workflow to the trash (a change: the version rises)."""
-    return await update_workflow(
-        connection, owner_id, workflow_id, precondition, {}, set_sql="deleted_at = now()"
-    )
+    return await soft_delete_row(connection, WORKFLOWS, owner_id, workflow_id, precondition)
+
+
+async def restore_row(
+    connection: AsyncConnection[Any],
+    table: OwnedTable,
+    owner_id: uuid.UUID,
+    row_id: uuid.UUID,
+    precondition: Precondition | None,
+) -> VersionedJson:
+    """Take the row out of the trash; 409 NOT_DELETED when it is live."""
+    try:
+        return await update_row(
+            connection,
+            table,
+            owner_id,
+            row_id,
+            precondition,
+            {},
+            deleted=True,
+            set_sql="deleted_at = NULL",
+        )
+    except NotFoundError:
+        if await row_version(connection, table, owner_id, row_id, deleted=False) is not None:
+            raise NotDeletedError(f"{table.label} {row_id} is not in the trash.") from None
+        raise
 
 
 async def restore_workflow(
@@ -175,20 +333,25 @@ async def restore_workflow(
     precondition: Precondition | None,
 ) -> VersionedJson:
     """Take the workflow out of the trash; 409 NOT_DELETED when it is live."""
-    try:
-        return await update_workflow(
-            connection,
-            owner_id,
-            workflow_id,
-            precondition,
-            {},
-            deleted=True,
-            set_sql="deleted_at = NULL",
-        )
-    except NotFoundError:
-        if await current_version(connection, owner_id, workflow_id, deleted=False) is not None:
-            raise NotDeletedError(f"Workflow {workflow_id} is not in the trash.") from None
-        raise
+    return await restore_row(connection, WORKFLOWS, owner_id, workflow_id, precondition)
+
+
+async def purge_row(
+    connection: AsyncConnection[Any],
+    table: OwnedTable,
+    owner_id: uuid.UUID,
+    row_id: uuid.UUID,
+    precondition: Precondition | None,
+) -> None:
+    """Delete the row for good (live or trashed); the database cascades to its dependents."""
+    versions = None if precondition is None else precondition.sql_versions()
+    cursor = await connection.execute(
+        f"DELETE FROM {table.name} WHERE id = %s AND owner_id = %s "  # noqa: S608
+        "AND (%s::int[] IS NULL OR version = ANY(%s::int[])) RETURNING id",
+        (row_id, owner_id, versions, versions),
+    )
+    if await cursor.fetchone() is None:
+        raise await explain_row_refusal(connection, table, owner_id, row_id, deleted=None)
 
 
 async def purge_workflow(
@@ -198,21 +361,7 @@ async def purge_workflow(
     precondition: Precondition | None,
 ) -> None:
     """Delete the workflow with its nodes and edges for good (live or trashed)."""
-    versions = None if precondition is None else precondition.sql_versions()
-    cursor = await connection.execute(
-        "DELETE FROM workflows WHERE id = %s AND owner_id = %s "
-        "AND (%s::int[] IS NULL OR version = ANY(%s::int[])) RETURNING id",
-        (workflow_id, owner_id, versions, versions),
-    )
-    if await cursor.fetchone() is None:
-        cursor = await connection.execute(
-            "SELECT version FROM workflows WHERE id = %s AND owner_id = %s",
-            (workflow_id, owner_id),
-        )
-        row = await cursor.fetchone()
-        if row is None:
-            raise NotFoundError(f"Workflow {workflow_id} not found.")
-        raise VersionMismatchError(int(row[0]))
+    await purge_row(connection, WORKFLOWS, owner_id, workflow_id, precondition)
 
 
 def escape_like(text: str) -> str:
@@ -220,15 +369,16 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def list_workflows(
+async def list_rows(
     connection: AsyncConnection[Any],
+    table: OwnedTable,
     owner_id: uuid.UUID,
-    filters: WorkflowFilter,
+    filters: ListFilter,
     sort: SortKey,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[str], str | None]:
-    """One keyset page of the owner's workflows: item JSON texts and the next cursor."""
+    """One keyset page of the owner's rows: item JSON texts and the next cursor."""
     where = ["w.owner_id = %s", f"w.deleted_at IS {'NOT ' if filters.deleted else ''}NULL"]
     params: list[Any] = [owner_id]
     if filters.is_active is not None:
@@ -242,9 +392,21 @@ async def list_workflows(
         where.append(f"(w.{column}, w.id) {'<' if sort.descending else '>'} (%s, %s)")
         params += Cursor.decode(cursor, sort.value).position(column)
     query = (
-        f"SELECT {WORKFLOW_JSON}::text, w.{column}::text, w.id FROM workflows w "  # noqa: S608
+        f"SELECT {table.json_sql}::text, w.{column}::text, w.id FROM {table.name} w "  # noqa: S608
         f"WHERE {' AND '.join(where)} "
         f"ORDER BY w.{column} {direction}, w.id {direction} LIMIT %s"
     )
     result = await connection.execute(query, (*params, limit + 1))
     return split_page(await result.fetchall(), limit, sort.value)
+
+
+async def list_workflows(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    filters: ListFilter,
+    sort: SortKey,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[str], str | None]:
+    """One keyset page of the owner's workflows: item JSON texts and the next cursor."""
+    return await list_rows(connection, WORKFLOWS, owner_id, filters, sort, limit, cursor)

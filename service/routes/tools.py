@@ -1,5 +1,8 @@
-"""Tools: routes (being written)."""
+"""Tools: list, create, read, update, soft delete, restore, purge."""
 
-from fastapi import APIRouter
+from service.models import ToolCreate, ToolPublic, ToolUpdate
+from service.pagination import Page
+from service.repositories.registry import TOOLS
+from service.routes.registry import registry_router
 
-router = APIRouter(tags=["tools"])
+router = registry_router(TOOLS, ToolCreate, ToolUpdate, Page[ToolPublic])

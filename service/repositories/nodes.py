@@ -1,0 +1,352 @@
+"""Nodes, and the SQL every graph item (node or edge) of a workflow shares.
+
+Every write first raises the workflow version (`bump_version`), which checks If-Match and
+locks the workflow row until commit, so graph checks never race another writer.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from service.errors import GraphTooLargeError, NotFoundError, ValidationError, json_pointer
+from service.models import NodeCreate, NodePublic, NodeUpdate
+from service.pagination import Cursor, SortKey, split_page
+from service.preconditions import Precondition
+from service.repositories.json_sql import json_object_sql
+from service.repositories.workflows import VersionedJson, bump_version
+
+PAGE_SORT = SortKey.CREATED_AT
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class GraphTable:
+    """A table of graph items: its API schemas and the SQL types of its writable columns."""
+
+    name: str
+    label: str
+    public: type[BaseModel]
+    create: type[BaseModel]
+    column_types: dict[str, str]
+    has_updated_at: bool
+
+    @property
+    def json_sql(self) -> str:
+        """A row of this table, aliased `x`, as API JSON."""
+        return json_object_sql(self.public, "x")
+
+    def record_sql(self, *, with_id: bool) -> str:
+        """The column definition list of jsonb_to_record(set) for this table."""
+        columns = {"id": "uuid", **self.column_types} if with_id else self.column_types
+        return "r(" + ", ".join(f"{name} {kind}" for name, kind in columns.items()) + ")"
+
+
+NODES = GraphTable(
+    name="nodes",
+    label="Node",
+    public=NodePublic,
+    create=NodeCreate,
+    column_types={
+        "name": "text",
+        "node_type": "node_type_enum",
+        "position_x": "float8",
+        "position_y": "float8",
+        "config": "jsonb",
+        "input_schema": "jsonb",
+        "output_schema": "jsonb",
+        "tool_id": "uuid",
+        "agent_id": "uuid",
+        "timeout_seconds": "int",
+        "retry_config": "jsonb",
+    },
+    has_updated_at=True,
+)
+REFERENCE_TABLES = {"tool_id": "tools", "agent_id": "agents"}
+
+
+@dataclass(frozen=True)
+class CreatedItems:
+    """Items a write created, as (id, API JSON text) in request order, and the new version."""
+
+    version: int
+    items: list[tuple[uuid.UUID, str]]
+
+    def batch_json(self) -> str:
+        """The batch response body."""
+        return '{"items":[' + ",".join(body for _id, body in self.items) + "]}"
+
+
+@dataclass(frozen=True)
+class ItemsPage:
+    """One page of a workflow's items, with the workflow's version."""
+
+    version: int
+    items: list[str]
+    next_cursor: str | None
+
+
+def item_pointer(collection: str | None, index: int, *fields: str) -> str:
+    """Pointer to a field of an item: in a batch `/collection/index/...`, else `/...`."""
+    prefix: tuple[str | int, ...] = () if collection is None else (collection, index)
+    return json_pointer(*prefix, *fields)
+
+
+def validated_merge(model: type[ModelT], stored: dict[str, Any], changes: dict[str, Any]) -> ModelT:
+    """The stored item with `changes` over it, validated whole; 422 points into the PATCH body."""
+    try:
+        return model.model_validate({**stored, **changes})
+    except PydanticValidationError as error:
+        problems = [
+            {"pointer": json_pointer(*item["loc"]), "detail": item["msg"]}
+            for item in error.errors()
+        ]
+        raise ValidationError(problems) from None
+
+
+async def get_item(
+    connection: AsyncConnection[Any],
+    table: GraphTable,
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    item_id: uuid.UUID,
+) -> VersionedJson | None:
+    """One item of the owner's live workflow, with the workflow version."""
+    cursor = await connection.execute(
+        f"SELECT w.version, {table.json_sql}::text FROM {table.name} x "  # noqa: S608
+        "JOIN workflows w ON w.id = x.workflow_id "
+        "WHERE x.id = %s AND x.workflow_id = %s AND w.owner_id = %s AND w.deleted_at IS NULL",
+        (item_id, workflow_id, owner_id),
+    )
+    row = await cursor.fetchone()
+    return None if row is None else VersionedJson(int(row[0]), str(row[1]), item_id)
+
+
+async def list_items(
+    connection: AsyncConnection[Any],
+    table: GraphTable,
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    limit: int,
+    cursor: str | None,
+) -> ItemsPage | None:
+    """One keyset page by (created_at, id) of a live workflow's items; None without one."""
+    after_sql = ""
+    after_params: tuple[Any, ...] = ()
+    if cursor is not None:
+        after_sql = " AND (x.created_at, x.id) > (%s, %s)"
+        after_params = Cursor.decode(cursor, PAGE_SORT.value).position(PAGE_SORT.column)
+    # One statement, so the version and the page come from the same snapshot.
+    result = await connection.execute(
+        f"SELECT w.version, page.body, page.created_at::text, page.id FROM workflows w "  # noqa: S608
+        f"LEFT JOIN LATERAL (SELECT {table.json_sql}::text AS body, x.created_at, x.id "
+        f"FROM {table.name} x WHERE x.workflow_id = w.id{after_sql} "
+        "ORDER BY x.created_at, x.id LIMIT %s) page ON true "
+        "WHERE w.id = %s AND w.owner_id = %s AND w.deleted_at IS NULL "
+        "ORDER BY page.created_at, page.id",
+        (*after_params, limit + 1, workflow_id, owner_id),
+    )
+    rows = await result.fetchall()
+    if not rows:
+        return None
+    page_rows = [row[1:] for row in rows if row[1] is not None]
+    items, next_cursor = split_page(page_rows, limit, PAGE_SORT.value)
+    return ItemsPage(int(rows[0][0]), items, next_cursor)
+
+
+async def count_items(
+    connection: AsyncConnection[Any], table: GraphTable, workflow_id: uuid.UUID
+) -> int:
+    """How many items the workflow has."""
+    cursor = await connection.execute(
+        f"SELECT count(*) FROM {table.name} WHERE workflow_id = %s",  # noqa: S608
+        (workflow_id,),
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def refuse_growth_beyond(
+    connection: AsyncConnection[Any],
+    table: GraphTable,
+    workflow_id: uuid.UUID,
+    added: int,
+    maximum: int,
+) -> None:
+    """422 GRAPH_TOO_LARGE when adding `added` items would pass `maximum`."""
+    count = await count_items(connection, table, workflow_id)
+    if count + added > maximum:
+        raise GraphTooLargeError(
+            f"A workflow holds at most {maximum} {table.name}; it has {count}, "
+            f"and this request adds {added}."
+        )
+
+
+async def insert_items(
+    connection: AsyncConnection[Any],
+    table: GraphTable,
+    workflow_id: uuid.UUID,
+    items: Sequence[BaseModel],
+) -> list[tuple[uuid.UUID, str]]:
+    """Insert validated Create models with one statement; (id, JSON) in input order."""
+    ids = [uuid.uuid4() for _ in items]
+    records = [
+        {"id": str(item_id), **item.model_dump(mode="json")}
+        for item_id, item in zip(ids, items, strict=True)
+    ]
+    columns = ", ".join(table.column_types)
+    values = ", ".join(f"r.{column}" for column in table.column_types)
+    cursor = await connection.execute(
+        f"INSERT INTO {table.name} AS x (workflow_id, id, {columns}) "  # noqa: S608
+        f"SELECT %s, r.id, {values} "
+        f"FROM jsonb_to_recordset(%s) AS {table.record_sql(with_id=True)} "
+        f"RETURNING x.id, {table.json_sql}::text",
+        (workflow_id, Jsonb(records)),
+    )
+    bodies = {row[0]: str(row[1]) for row in await cursor.fetchall()}
+    return [(item_id, bodies[item_id]) for item_id in ids]
+
+
+async def stored_item(
+    connection: AsyncConnection[Any], table: GraphTable, workflow_id: uuid.UUID, item_id: uuid.UUID
+) -> dict[str, Any]:
+    """The item's writable fields as stored; 404 when the workflow has no such item."""
+    cursor = await connection.execute(
+        f"SELECT {json_object_sql(table.create, 'x')} FROM {table.name} x "  # noqa: S608
+        "WHERE x.id = %s AND x.workflow_id = %s",
+        (item_id, workflow_id),
+    )
+    row = await cursor.fetchone()
+    if row is None:
+        raise NotFoundError(f"{table.label} {item_id} not found.")
+    stored: dict[str, Any] = row[0]
+    return stored
+
+
+async def update_item(
+    connection: AsyncConnection[Any],
+    table: GraphTable,
+    workflow_id: uuid.UUID,
+    item_id: uuid.UUID,
+    item: BaseModel,
+) -> str:
+    """Write every field of a validated Create model over the stored item; its new JSON."""
+    assignments = [f"{column} = r.{column}" for column in table.column_types]
+    if table.has_updated_at:
+        assignments.append("updated_at = now()")
+    cursor = await connection.execute(
+        f"UPDATE {table.name} AS x SET {', '.join(assignments)} "  # noqa: S608
+        f"FROM jsonb_to_record(%s) AS {table.record_sql(with_id=False)} "
+        f"WHERE x.id = %s AND x.workflow_id = %s RETURNING {table.json_sql}::text",
+        (Jsonb(item.model_dump(mode="json")), item_id, workflow_id),
+    )
+    row = await cursor.fetchone()
+    assert row is not None  # stored_item found it and the workflow lock holds
+    return str(row[0])
+
+
+async def delete_item(
+    connection: AsyncConnection[Any],
+    table: GraphTable,
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    item_id: uuid.UUID,
+    precondition: Precondition | None,
+) -> int:
+    """Delete one item (edges of a node go with it); the workflow's new version."""
+    version = await bump_version(connection, owner_id, workflow_id, precondition)
+    cursor = await connection.execute(
+        f"DELETE FROM {table.name} WHERE id = %s AND workflow_id = %s RETURNING id",  # noqa: S608
+        (item_id, workflow_id),
+    )
+    if await cursor.fetchone() is None:
+        raise NotFoundError(f"{table.label} {item_id} not found.")
+    return version
+
+
+async def reference_problems(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    references: list[tuple[str, str, uuid.UUID]],
+) -> list[dict[str, str]]:
+    """Located problems for each (pointer, field, id) naming no live tool/agent of the owner."""
+    if not references:
+        return []
+    wanted = {field: [ref for _p, f, ref in references if f == field] for field in REFERENCE_TABLES}
+    cursor = await connection.execute(
+        "SELECT 'tool_id', id FROM tools WHERE owner_id = %s AND deleted_at IS NULL "
+        "AND id = ANY(%s::uuid[]) UNION ALL "
+        "SELECT 'agent_id', id FROM agents WHERE owner_id = %s AND deleted_at IS NULL "
+        "AND id = ANY(%s::uuid[])",
+        (owner_id, wanted["tool_id"], owner_id, wanted["agent_id"]),
+    )
+    found = {(str(field), ref) for field, ref in await cursor.fetchall()}
+    return [
+        {"pointer": pointer, "detail": f"{field.removesuffix('_id').capitalize()} {ref} not found."}
+        for pointer, field, ref in references
+        if (field, ref) not in found
+    ]
+
+
+def node_references(
+    node: BaseModel | dict[str, Any], pointer: str
+) -> list[tuple[str, str, uuid.UUID]]:
+    """The tool and agent ids a node (or the fields of a PATCH) names, with their pointers."""
+    values = node if isinstance(node, dict) else node.model_dump()
+    return [
+        (f"{pointer}/{field}", field, values[field])
+        for field in REFERENCE_TABLES
+        if values.get(field) is not None
+    ]
+
+
+async def create_nodes(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+    nodes: list[NodeCreate],
+    *,
+    max_nodes: int,
+    collection: str | None,
+) -> CreatedItems:
+    """Add nodes all or nothing; problems are located in a batch `collection` when given."""
+    version = await bump_version(connection, owner_id, workflow_id, precondition)
+    await refuse_growth_beyond(connection, NODES, workflow_id, len(nodes), max_nodes)
+    references = [
+        reference
+        for index, node in enumerate(nodes)
+        for reference in node_references(node, item_pointer(collection, index))
+    ]
+    problems = await reference_problems(connection, owner_id, references)
+    if problems:
+        raise ValidationError(problems, detail="Some nodes reference unknown tools or agents.")
+    items = await insert_items(connection, NODES, workflow_id, nodes)
+    return CreatedItems(version, items)
+
+
+async def update_node(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    node_id: uuid.UUID,
+    precondition: Precondition | None,
+    node_in: NodeUpdate,
+) -> VersionedJson:
+    """Merge the named fields over the stored node and check the whole; the version rises."""
+    version = await bump_version(connection, owner_id, workflow_id, precondition)
+    changes = node_in.model_dump(exclude_unset=True)
+    stored = await stored_item(connection, NODES, workflow_id, node_id)
+    node = validated_merge(NodeCreate, stored, changes)
+    # Only references the PATCH names are checked: moving a node must not fail on an old one.
+    problems = await reference_problems(connection, owner_id, node_references(changes, ""))
+    if problems:
+        raise ValidationError(problems, detail="The node references unknown tools or agents.")
+    body = await update_item(connection, NODES, workflow_id, node_id, node)
+    return VersionedJson(version, body, node_id)

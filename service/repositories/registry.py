@@ -1,0 +1,37 @@
+"""Tools and agents: the owner's registries, stored like workflows (versioned, soft-deletable).
+
+Every function is the generic `*_row` data access of the workflow repository; this module names
+the two tables it serves, so routes pass `TOOLS` or `AGENTS`.
+"""
+
+from service.models import AgentPublic, ToolPublic
+from service.repositories.workflows import (
+    ListFilter,
+    OwnedTable,
+    VersionedJson,
+    get_row,
+    insert_row,
+    list_rows,
+    patch_row,
+    purge_row,
+    restore_row,
+    soft_delete_row,
+)
+
+TOOLS = OwnedTable("tools", "Tool", ToolPublic, frozenset({"config"}))
+AGENTS = OwnedTable("agents", "Agent", AgentPublic, frozenset({"config"}))
+
+__all__ = [
+    "AGENTS",
+    "TOOLS",
+    "ListFilter",
+    "OwnedTable",
+    "VersionedJson",
+    "get_row",
+    "insert_row",
+    "list_rows",
+    "patch_row",
+    "purge_row",
+    "restore_row",
+    "soft_delete_row",
+]
