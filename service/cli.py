@@ -3,6 +3,8 @@
 import logging.config
 import os
 import secrets
+import signal
+import sys
 import uuid
 from pathlib import Path
 
@@ -64,6 +66,9 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
     if embedded:
         logger.info("Embedded PostgreSQL data: %s", Path(settings.embedded_data_dir).resolve())
         logger.info("Bearer token (1 day): %s", issue_token(settings, uuid.uuid4(), 86400))
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exiting through SystemExit instead
+    # lets the atexit handler stop the embedded PostgreSQL (as `docker stop` expects).
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     uvicorn.run(
         "service.main:create_app",
         factory=True,

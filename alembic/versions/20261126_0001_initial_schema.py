@@ -148,16 +148,15 @@ def upgrade() -> None:
     op.create_index(
         "idx_workflows_config", "workflows", ["config"], unique=False, postgresql_using="gin"
     )
-    op.create_index("idx_workflows_owner", "workflows", ["owner_id"], unique=False)
+    op.create_index(
+        "idx_workflows_owner", "workflows", ["owner_id", "created_at", "id"], unique=False
+    )
     op.create_index(
         "idx_workflows_owner_active",
         "workflows",
         ["owner_id", "is_active"],
         unique=False,
         postgresql_where=sa.text("deleted_at IS NULL"),
-    )
-    op.create_index(
-        "idx_workflows_owner_created", "workflows", ["owner_id", "created_at", "id"], unique=False
     )
     op.create_table(
         "nodes",
@@ -273,7 +272,6 @@ def downgrade() -> None:
     op.drop_index("idx_nodes_type", table_name="nodes")
     op.drop_index("idx_nodes_config", table_name="nodes", postgresql_using="gin")
     op.drop_table("nodes")
-    op.drop_index("idx_workflows_owner_created", table_name="workflows")
     op.drop_index(
         "idx_workflows_owner_active",
         table_name="workflows",

