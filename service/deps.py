@@ -20,7 +20,7 @@ KNOWN_USERS_LIMIT = 100_000
 bearer_scheme = HTTPBearer(auto_error=False, description="A JWT whose `sub` is your user UUID.")
 
 
-def get_settings_from_app(request: Request) -> Settings:
+async def get_settings_from_app(request: Request) -> Settings:
     """The settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
@@ -29,7 +29,7 @@ def get_settings_from_app(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
 
 
-def get_pool(request: Request) -> AsyncConnectionPool[Any]:
+async def get_pool(request: Request) -> AsyncConnectionPool[Any]:
     """The app's connection pool."""
     pool: AsyncConnectionPool[Any] = request.app.state.pool
     return pool
@@ -82,7 +82,7 @@ async def current_user(
 CurrentUser = Annotated[uuid.UUID, Depends(current_user)]
 
 
-def if_match(
+async def if_match(
     settings: SettingsDep,
     if_match: Annotated[
         str | None,
