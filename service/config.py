@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 UNSAFE_SECRETS = {"", "changethis", "secret", "changeme"}
@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
-    access_log: bool = True
+    log_format: Literal["json", "text"] = "json"
+    access_log: bool = Field(default=True, description="One log line per request (service.access).")
 
     jwt_secret: SecretStr | None = None
     jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256", "ES256"] = "HS256"
@@ -47,8 +48,14 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(default=15000, ge=0)
     db_prepare_threshold: int | None = Field(
         default=5,
-        description="psycopg prepare threshold; unset (empty) disables prepared statements.",
+        description="psycopg prepare threshold; `none` disables prepared statements.",
     )
+
+    @field_validator("db_prepare_threshold", mode="before")
+    @classmethod
+    def _none_disables_prepare(cls, value: object) -> object:
+        # An empty variable means "use the default" (env_ignore_empty), so a word says None.
+        return None if isinstance(value, str) and value.strip().lower() == "none" else value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:

@@ -1,5 +1,8 @@
 """Database plumbing: URLs, the psycopg connection pool, the Alembic head."""
 
+import asyncio
+import logging
+import weakref
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,13 @@ from service.embedded import embedded_database_url, start_embedded_postgres
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
 _embedded_servers: dict[Path, Any] = {}
+# Each pool slot retries a lost connection with doubling delays until this deadline, then frees
+# itself to be regrown on demand: a short deadline bounds the wait after a long outage.
+RECONNECT_TIMEOUT_SECONDS = 30.0
+logger = logging.getLogger(__name__)
+_idle_checks: weakref.WeakKeyDictionary[AsyncConnectionPool[Any], asyncio.Task[None]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -90,4 +100,23 @@ def create_pool(url: str, settings: Settings) -> AsyncConnectionPool[Any]:
         },
         open=False,
         name="workflow-service",
+        reconnect_timeout=RECONNECT_TIMEOUT_SECONDS,
     )
+
+
+def check_idle_connections(pool: AsyncConnectionPool[Any]) -> None:
+    """After a connection broke, test the idle ones in the background (one check at a time).
+
+    Checking on every checkout would cost a round trip per request; after PostgreSQL restarts,
+    this replaces the stale idle connections once, instead of failing one request for each.
+    """
+    running = _idle_checks.get(pool)
+    if running is None or running.done():
+        _idle_checks[pool] = asyncio.get_running_loop().create_task(_check_quietly(pool))
+
+
+async def _check_quietly(pool: AsyncConnectionPool[Any]) -> None:
+    try:
+        await pool.check()
+    except Exception:  # e.g. the pool closed meanwhile; the next request will find out
+        logger.warning("checking idle database connections failed", exc_info=True)

@@ -1,22 +1,21 @@
 """The FastAPI application: create_app, lifespan, exception handlers."""
 
+import re
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import orjson
 import psycopg
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from psycopg import errors as pg_errors
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
 
+from service.auth import VerifiedTokens
 from service.config import Settings, get_settings
-from service.db import create_pool, resolve_database_url
+from service.db import check_idle_connections, create_pool, resolve_database_url
 from service.errors import (
     ConflictError,
     DatabaseUnavailableError,
@@ -30,34 +29,11 @@ from service.errors import (
 )
 from service.middleware import RequestBodyMiddleware
 from service.observability import install_observability, record_problem
-from service.openapi import install_openapi
+from service.openapi import PATH_PARAMETER, install_openapi
 from service.problem_response import problem_response
 from service.routes import agents, edges, graph, health, me, metrics, nodes, tools, workflows
 
 API_PREFIX = "/api/v1"
-
-
-class OrjsonRequest(Request):
-    """A request whose JSON body is parsed by orjson (strict: no NaN, valid UTF-8 only)."""
-
-    async def json(self) -> Any:
-        """The parsed body."""
-        if not hasattr(self, "_json"):
-            self._json = orjson.loads(await self.body())
-        return self._json
-
-
-class OrjsonRoute(APIRoute):
-    """Routes that parse JSON bodies with orjson."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Wrap the default handler so it sees an OrjsonRequest."""
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            return await handler(OrjsonRequest(request.scope, request.receive))
-
-        return handle
 
 
 @asynccontextmanager
@@ -85,7 +61,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.settings = settings
     app.state.database_url = database_url
     app.state.known_users = OrderedDict()
-    app.router.route_class = OrjsonRoute
+    app.state.verified_tokens = VerifiedTokens()
     app.include_router(health.router)
     app.include_router(metrics.router)
     api_routers = (
@@ -152,13 +128,29 @@ STATUS_ERRORS: dict[int, type[ProblemError]] = {
 
 
 def allowed_methods(request: Request) -> str:
-    """Every method some route serves at this path (Starlette names only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _child_scope = route.matches(request.scope)
-        if match is not Match.NONE and isinstance(route, APIRoute | Route):
-            methods |= route.methods or set()
-    return ", ".join(sorted(methods))
+    """The documented methods of the most specific path template that matches this path."""
+    matches = [
+        (template.groups, methods)
+        for template, methods in documented_paths(request.app)
+        if template.fullmatch(request.url.path)
+    ]
+    fewest_parameters = min((count for count, _methods in matches), default=0)
+    allowed = {m for count, methods in matches if count == fewest_parameters for m in methods}
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return ", ".join(sorted(allowed))
+
+
+def documented_paths(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+    """The OpenAPI path templates as regular expressions, with their methods (cached)."""
+    cached: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "paths", None)
+    if cached is None:
+        cached = [
+            (re.compile(PATH_PARAMETER.sub("([^/]+)", path)), {m.upper() for m in item})
+            for path, item in app.openapi()["paths"].items()
+        ]
+        app.state.paths = cached
+    return cached
 
 
 async def _handle_http_exception(request: Request, error: Exception) -> Response:
@@ -176,7 +168,9 @@ async def _handle_http_exception(request: Request, error: Exception) -> Response
     return response
 
 
-async def _handle_database_unavailable(_request: Request, _error: Exception) -> Response:
+async def _handle_database_unavailable(request: Request, error: Exception) -> Response:
+    if isinstance(error, psycopg.OperationalError):
+        check_idle_connections(request.app.state.pool)
     return problem_response(DatabaseUnavailableError())
 
 

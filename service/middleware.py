@@ -1,5 +1,6 @@
 """ASGI middleware: request body limit and JSON content type, enforced before routing."""
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import PayloadTooLargeError, ProblemError, UnsupportedMediaTypeError
@@ -30,6 +31,8 @@ class RequestBodyMiddleware:
         try:
             body = await self._read_body(scope, receive)
             self._check_content_type(scope, body)
+        except ClientDisconnect:
+            return  # the client left mid-body: a truncated request must not run
         except ProblemError as error:
             await problem_response(error)(scope, receive, send)
             return
@@ -44,7 +47,7 @@ class RequestBodyMiddleware:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise ClientDisconnect()
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:

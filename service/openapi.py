@@ -71,7 +71,9 @@ def link_created_resources(schema: dict[str, Any]) -> None:
             for method in HTTP_METHODS:
                 if method in target_item:
                     target = target_item[method]
-                    links[target["operationId"]] = operation_links(created_path, target_path, target)
+                    links[target["operationId"]] = operation_links(
+                        created_path, target_path, target
+                    )
 
 
 def install_openapi(app: FastAPI) -> None:

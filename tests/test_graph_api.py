@@ -415,12 +415,15 @@ async def test_a_save_needs_the_current_version(client: httpx.AsyncClient) -> No
     assert expect(anything, 200).headers["etag"] == '"3"'
 
 
-async def test_a_stale_version_wins_over_an_invalid_body(client: httpx.AsyncClient) -> None:
+async def test_an_invalid_body_is_judged_before_the_version(client: httpx.AsyncClient) -> None:
     workflow = await create_workflow(client)
-    body = {"nodes": [node("A", "tool")], "edges": []}
+    invalid = {"nodes": [node("A", "tool")], "edges": []}
+    valid = {"nodes": [node("A")], "edges": []}
 
-    stale = await client.put(graph_url(workflow), json=body, headers={"If-Match": '"7"'})
+    refused = await client.put(graph_url(workflow), json=invalid, headers={"If-Match": '"7"'})
+    stale = await client.put(graph_url(workflow), json=valid, headers={"If-Match": '"7"'})
 
+    assert refused.status_code == 422
     assert stale.status_code == 412
 
 

@@ -36,7 +36,7 @@ def test_schemathesis_finds_no_failures(
             "--no-color",
             "--report", "junit", "--report-dir", str(tmp_path),
         ]  # fmt: skip
-        result = subprocess.run(  # noqa: PLW1510
+        result = subprocess.run(
             command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900, check=False
         )
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]

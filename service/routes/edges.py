@@ -15,6 +15,7 @@ from service.errors import (
     SelfLoopError,
     error_responses,
 )
+from service.json_body import JsonBodyRoute
 from service.models import EdgeCreate, EdgePublic, EdgeUpdate
 from service.models.edge import EdgeBatchCreate, EdgeBatchPublic
 from service.pagination import Page
@@ -31,7 +32,9 @@ from service.responses import (
 from service.routes.nodes import READ_RESPONSES, list_page, read_item, refuse_oversized_batch
 from service.routes.workflows import WRITE_ERRORS, CursorParam, Limit, WorkflowId
 
-router = APIRouter(prefix="/workflows/{workflow_id}/edges", tags=["edges"])
+router = APIRouter(
+    prefix="/workflows/{workflow_id}/edges", tags=["edges"], route_class=JsonBodyRoute
+)
 
 EdgeId = Annotated[uuid.UUID, Path(description="The edge's UUID.")]
 GRAPH_ERRORS = (

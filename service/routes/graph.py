@@ -27,6 +27,7 @@ from service.errors import (
     VersionMismatchError,
     error_responses,
 )
+from service.json_body import JsonBodyRoute
 from service.mermaid import render_mermaid
 from service.models.graph import (
     DuplicateIn,
@@ -40,7 +41,7 @@ from service.repositories import graph, workflows
 from service.responses import ETAG_HEADER, LOCATION_HEADER, json_response, not_modified, success
 from service.validation import ValidationReport, build_report
 
-router = APIRouter(prefix="/workflows/{workflow_id}", tags=["graph"])
+router = APIRouter(prefix="/workflows/{workflow_id}", tags=["graph"], route_class=JsonBodyRoute)
 
 WorkflowId = Annotated[uuid.UUID, Path(description="The workflow's UUID.")]
 MERMAID_MEDIA_TYPE = "text/vnd.mermaid"
@@ -204,17 +205,20 @@ async def replace_graph(
 ) -> Response:
     """Make the body the whole graph: ids kept, new ids created, missing items deleted.
 
-    Every item problem is reported at once (422) before anything is written; a cycle is 409.
+    Every item problem is reported at once (422) before anything is written; a cycle is 409;
+    then If-Match is checked and the version raised.
     """
     graph_checks.check_size(
         payload, settings.max_nodes_per_workflow, settings.max_edges_per_workflow
     )
     with collector_paused():
         submitted = graph_checks.parse_graph(payload)
-    await workflows.update_workflow(session, user_id, workflow_id, precondition, {})
     facts = await graph.stored_facts(session, user_id, workflow_id, submitted)
     with collector_paused():
         graph_checks.check_graph(submitted, facts)
+    # The body is judged before the precondition, as FastAPI judges declared bodies: an
+    # invalid document is 422 whatever the version; a stale valid one is 412.
+    await workflows.update_workflow(session, user_id, workflow_id, precondition, {})
     changes = await graph.save_graph(session, workflow_id, submitted)
     saved = await graph.get_saved_graph(session, user_id, workflow_id, changes)
     return json_response(saved.body, version=saved.version)

@@ -4,11 +4,12 @@ from fastapi import APIRouter
 
 from service.deps import CurrentUser, ReadConnection
 from service.errors import NotFoundError, error_responses
+from service.json_body import JsonBodyRoute
 from service.models import UserPublic
 from service.repositories import users
 from service.responses import json_response
 
-router = APIRouter(tags=["me"])
+router = APIRouter(tags=["me"], route_class=JsonBodyRoute)
 
 
 @router.get(

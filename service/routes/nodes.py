@@ -8,6 +8,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 
 from service.deps import CurrentUser, IfMatch, IfNoneMatch, ReadConnection, SessionDep, SettingsDep
 from service.errors import GraphTooLargeError, NotFoundError, ValidationError, error_responses
+from service.json_body import JsonBodyRoute
 from service.models import NodeCreate, NodePublic, NodeUpdate
 from service.models.node import NodeBatchCreate, NodeBatchPublic
 from service.pagination import Page, page_json
@@ -36,7 +37,9 @@ class ItemIdConvertor(StringConvertor):
 # Paths `/{node_id:item_id}` and `/{edge_id:item_id}` use it; a malformed UUID stays a 422.
 register_url_convertor("item_id", ItemIdConvertor())
 
-router = APIRouter(prefix="/workflows/{workflow_id}/nodes", tags=["nodes"])
+router = APIRouter(
+    prefix="/workflows/{workflow_id}/nodes", tags=["nodes"], route_class=JsonBodyRoute
+)
 
 NodeId = Annotated[uuid.UUID, Path(description="The node's UUID.")]
 READ_RESPONSES = {

@@ -14,6 +14,7 @@ from service.errors import (
     VersionMismatchError,
     error_responses,
 )
+from service.json_body import JsonBodyRoute
 from service.models.common import SafeStr
 from service.pagination import Page, SortKey, page_json
 from service.preconditions import none_match
@@ -62,7 +63,7 @@ def registry_router(
     page_model: type[Page[Any]],
 ) -> APIRouter:
     """Routes for one registry: list, create, read, update, soft delete, restore, purge."""
-    router = APIRouter(prefix=f"/{table.name}", tags=[table.name])
+    router = APIRouter(prefix=f"/{table.name}", tags=[table.name], route_class=JsonBodyRoute)
     add_list_route(router, table, page_model)
     add_create_route(router, table, create_model)
     add_get_route(router, table)

@@ -13,6 +13,7 @@ from service.errors import (
     VersionMismatchError,
     error_responses,
 )
+from service.json_body import JsonBodyRoute
 from service.models import WorkflowCreate, WorkflowPublic, WorkflowUpdate
 from service.models.common import SafeStr
 from service.pagination import Page, SortKey, page_json
@@ -29,7 +30,7 @@ from service.responses import (
     success,
 )
 
-router = APIRouter(prefix="/workflows", tags=["workflows"])
+router = APIRouter(prefix="/workflows", tags=["workflows"], route_class=JsonBodyRoute)
 
 WorkflowId = Annotated[uuid.UUID, Path(description="The workflow's UUID.")]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1-100).")]
