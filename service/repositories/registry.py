@@ -18,8 +18,8 @@ from service.repositories.workflows import (
     soft_delete_row,
 )
 
-TOOLS = OwnedTable("tools", "Tool", ToolPublic, frozenset({"config"}))
-AGENTS = OwnedTable("agents", "Agent", AgentPublic, frozenset({"config"}))
+TOOLS = OwnedTable("tools", "Tool", ToolPublic, frozenset({"config"}), node_reference="tool_id")
+AGENTS = OwnedTable("agents", "Agent", AgentPublic, frozenset({"config"}), "agent_id")
 
 __all__ = [
     "AGENTS",

@@ -39,6 +39,8 @@ class OwnedTable:
     label: str
     public: type[BaseModel]
     json_columns: frozenset[str]
+    # The nodes column that references this table (ON DELETE SET NULL), if any.
+    node_reference: str | None = None
 
     @property
     def json_sql(self) -> str:
@@ -345,11 +347,20 @@ async def purge_row(
 ) -> None:
     """Delete the row for good (live or trashed); the database cascades to its dependents."""
     versions = None if precondition is None else precondition.sql_versions()
-    cursor = await connection.execute(
+    delete = (
         f"DELETE FROM {table.name} WHERE id = %s AND owner_id = %s "  # noqa: S608
-        "AND (%s::int[] IS NULL OR version = ANY(%s::int[])) RETURNING id",
-        (row_id, owner_id, versions, versions),
+        "AND (%s::int[] IS NULL OR version = ANY(%s::int[])) RETURNING id"
     )
+    if table.node_reference:
+        # The delete empties the nodes' reference (SET NULL): that changes their workflows,
+        # so their versions (and ETags) rise in the same statement.
+        delete = (
+            f"WITH gone AS ({delete}), touched AS ("  # noqa: S608
+            "UPDATE workflows SET version = version + 1, updated_at = now() WHERE id IN "
+            f"(SELECT workflow_id FROM nodes WHERE {table.node_reference} IN "
+            "(SELECT id FROM gone))) SELECT id FROM gone"
+        )
+    cursor = await connection.execute(delete, (row_id, owner_id, versions, versions))
     if await cursor.fetchone() is None:
         raise await explain_row_refusal(connection, table, owner_id, row_id, deleted=None)
 
