@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_edges_per_workflow: int = Field(default=2000, ge=1)
     max_batch_items: int = Field(default=100, ge=1)
     warn_dead_ends: bool = False
+    graph_cache_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=0, description="Per-worker cache of rendered graphs."
+    )
 
     db_pool_min_size: int = Field(default=2, ge=1)
     db_pool_max_size: int = Field(default=10, ge=1)

@@ -27,6 +27,7 @@ from service.errors import (
     UnauthorizedError,
     ValidationError,
 )
+from service.graph_cache import RenderedGraphs
 from service.middleware import RequestBodyMiddleware
 from service.observability import install_observability, record_problem
 from service.openapi import PATH_PARAMETER, install_openapi
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.database_url = database_url
     app.state.known_users = OrderedDict()
     app.state.verified_tokens = VerifiedTokens()
+    app.state.rendered_graphs = RenderedGraphs(settings.graph_cache_bytes)
     app.include_router(health.router)
     app.include_router(metrics.router)
     api_routers = (

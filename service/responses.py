@@ -21,7 +21,11 @@ LINK_HEADER = {
 
 
 def json_response(
-    body: str, *, version: int | None = None, status_code: int = 200, location: str | None = None
+    body: str | bytes,
+    *,
+    version: int | None = None,
+    status_code: int = 200,
+    location: str | None = None,
 ) -> Response:
     """A JSON response whose body is already serialized."""
     headers = {}

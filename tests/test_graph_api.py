@@ -452,18 +452,34 @@ class StatementCounter:
 
 
 @pytest.mark.parametrize("size", [10, 500])
-async def test_get_graph_runs_one_statement_at_any_size(
+async def test_get_graph_runs_a_constant_number_of_statements(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, size: int
 ) -> None:
+    """A version lookup plus one rendering statement; a kept rendering needs only the lookup."""
     nodes = [node("Start", "trigger")] + [node(f"Step {i}") for i in range(1, size)]
     edges = [edge(source, target) for source, target in itertools.pairwise(nodes)]
     workflow = await workflow_with_graph(client, nodes, edges)
     counter = StatementCounter(monkeypatch)
 
     graph = await get_graph(client, workflow)
+    first_count = counter.count
+    again = await get_graph(client, workflow)
 
     assert (len(graph["nodes"]), len(graph["edges"])) == (size, size - 1)
-    assert counter.count == 1
+    assert (first_count, counter.count - first_count) == (2, 1)
+    assert again == graph
+
+
+async def test_get_graph_after_a_save_shows_the_save(client: httpx.AsyncClient) -> None:
+    """The kept rendering of the old version is never served for the new one."""
+    workflow = await workflow_with_graph(client, [node("A")], [])
+    before = await get_graph(client, workflow)
+    await put_graph(client, workflow, [node("B")], [])
+
+    after = await get_graph(client, workflow)
+
+    assert [n["name"] for n in before["nodes"]] == ["A"]
+    assert [n["name"] for n in after["nodes"]] == ["B"]
 
 
 async def test_every_graph_endpoint_hides_other_owners_workflows(

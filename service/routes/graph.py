@@ -27,6 +27,7 @@ from service.errors import (
     VersionMismatchError,
     error_responses,
 )
+from service.graph_cache import RenderedGraphs
 from service.json_body import JsonBodyRoute
 from service.mermaid import render_mermaid
 from service.models.graph import (
@@ -148,12 +149,20 @@ async def get_graph(
     """
     if wants_mermaid(output_format, request.headers.get("accept")):
         return await mermaid_response(connection, user_id, workflow_id, if_none_match)
-    found = await graph.get_graph(connection, user_id, workflow_id)
-    if found is None:
+    version = await workflows.current_version(connection, user_id, workflow_id, deleted=False)
+    if version is None:
         raise workflow_not_found(workflow_id)
-    if none_match(if_none_match, found.version):
-        return negotiated(not_modified(found.version))
-    return negotiated(json_response(found.body, version=found.version))
+    if none_match(if_none_match, version):
+        return negotiated(not_modified(version))
+    rendered: RenderedGraphs = request.app.state.rendered_graphs
+    body = rendered.get(workflow_id, version)
+    if body is None:
+        found = await graph.get_graph(connection, user_id, workflow_id)
+        if found is None:  # deleted in between
+            raise workflow_not_found(workflow_id)
+        version, body = found.version, found.body.encode()
+        rendered.put(workflow_id, version, body)
+    return negotiated(json_response(body, version=version))
 
 
 def negotiated(response: Response) -> Response:
