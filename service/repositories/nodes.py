@@ -14,12 +14,18 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from service.errors import GraphTooLargeError, NotFoundError, ValidationError, json_pointer
+from service.errors import (
+    GraphTooLargeError,
+    NotFoundError,
+    ValidationError,
+    VersionMismatchError,
+    json_pointer,
+)
 from service.models import NodeCreate, NodePublic, NodeUpdate
 from service.pagination import Cursor, SortKey, split_page
 from service.preconditions import Precondition
 from service.repositories.json_sql import json_object_sql
-from service.repositories.workflows import VersionedJson, bump_version
+from service.repositories.workflows import VersionedJson, bump_version, current_version
 
 PAGE_SORT = SortKey.CREATED_AT
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -68,6 +74,12 @@ NODES = GraphTable(
     has_updated_at=True,
 )
 REFERENCE_TABLES = {"tool_id": "tools", "agent_id": "agents"}
+# Node fields valid on their own, whatever the node's type, config or references: a PATCH of
+# only these (an editor sends one on every drag) needs no re-validation of the merged node.
+SELF_CONTAINED_FIELDS = frozenset(
+    {"name", "position_x", "position_y", "input_schema", "output_schema"}
+    | {"timeout_seconds", "retry_config"}
+)
 
 
 @dataclass(frozen=True)
@@ -340,8 +352,13 @@ async def update_node(
     node_in: NodeUpdate,
 ) -> VersionedJson:
     """Merge the named fields over the stored node and check the whole; the version rises."""
-    version = await bump_version(connection, owner_id, workflow_id, precondition)
     changes = node_in.model_dump(exclude_unset=True)
+    if changes and changes.keys() <= SELF_CONTAINED_FIELDS:
+        record = node_in.model_dump(mode="json", exclude_unset=True)
+        return await update_in_one_statement(
+            connection, NODES, owner_id, workflow_id, node_id, precondition, record
+        )
+    version = await bump_version(connection, owner_id, workflow_id, precondition)
     stored = await stored_item(connection, NODES, workflow_id, node_id)
     node = validated_merge(NodeCreate, stored, changes)
     # Only references the PATCH names are checked: moving a node must not fail on an old one.
@@ -350,3 +367,51 @@ async def update_node(
         raise ValidationError(problems, detail="The node references unknown tools or agents.")
     body = await update_item(connection, NODES, workflow_id, node_id, node)
     return VersionedJson(version, body, node_id)
+
+
+async def update_in_one_statement(
+    connection: AsyncConnection[Any],
+    table: GraphTable,
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    item_id: uuid.UUID,
+    precondition: Precondition | None,
+    record: dict[str, Any],
+) -> VersionedJson:
+    """Raise the version and write fields that need no merged validation, in one statement."""
+    assignments = [f"{column} = r.{column}" for column in record] + ["updated_at = now()"]
+    columns = ", ".join(f"{column} {table.column_types[column]}" for column in record)
+    versions = None if precondition is None else precondition.sql_versions()
+    cursor = await connection.execute(
+        "WITH bumped AS (UPDATE workflows w SET version = w.version + 1, updated_at = now() "  # noqa: S608
+        "WHERE w.id = %s AND w.owner_id = %s AND w.deleted_at IS NULL "
+        "AND (%s::int[] IS NULL OR w.version = ANY(%s::int[])) "
+        f"AND EXISTS (SELECT FROM {table.name} i WHERE i.id = %s AND i.workflow_id = w.id) "
+        "RETURNING w.version), "
+        f"changed AS (UPDATE {table.name} AS x SET {', '.join(assignments)} "
+        f"FROM jsonb_to_record(%s) AS r({columns}), bumped "
+        "WHERE x.id = %s AND x.workflow_id = %s RETURNING x.*) "
+        f"SELECT bumped.version, (SELECT {table.json_sql}::text FROM changed x) FROM bumped",
+        (workflow_id, owner_id, versions, versions, item_id, Jsonb(record), item_id, workflow_id),
+    )
+    row = await cursor.fetchone()
+    if row is None:
+        raise await refusal(connection, table, owner_id, workflow_id, item_id, precondition)
+    return VersionedJson(int(row[0]), str(row[1]), item_id)
+
+
+async def refusal(
+    connection: AsyncConnection[Any],
+    table: GraphTable,
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    item_id: uuid.UUID,
+    precondition: Precondition | None,
+) -> Exception:
+    """Why a write matched nothing: no workflow, a stale If-Match, or no such item."""
+    version = await current_version(connection, owner_id, workflow_id, deleted=False)
+    if version is None:
+        return NotFoundError(f"Workflow {workflow_id} not found.")
+    if precondition is not None and not precondition.matches(version):
+        return VersionMismatchError(version)
+    return NotFoundError(f"{table.label} {item_id} not found.")
