@@ -23,7 +23,7 @@ from service.repositories.nodes import (
     GraphTable,
     insert_items,
     item_pointer,
-    refuse_growth_beyond,
+    refuse_growth,
     stored_item,
     update_item,
     validated_merge,
@@ -190,8 +190,8 @@ async def create_edges(
 ) -> CreatedItems:
     """Add edges all or nothing; problems are located in a batch `collection` when given."""
     version = await bump_version(connection, owner_id, workflow_id, precondition)
-    await refuse_growth_beyond(connection, EDGES, workflow_id, len(edges), max_edges)
     graph = await load_graph(connection, workflow_id, endpoints(edges))
+    refuse_growth(EDGES, len(graph.edges), len(edges), max_edges)
     refuse_bad_edges(edges, graph, collection)
     refuse_cycle(graph.pairs(), [(edge.source_node_id, edge.target_node_id) for edge in edges])
     items = await insert_items(connection, EDGES, workflow_id, edges)

@@ -192,7 +192,11 @@ async def refuse_growth_beyond(
     maximum: int,
 ) -> None:
     """422 GRAPH_TOO_LARGE when adding `added` items would pass `maximum`."""
-    count = await count_items(connection, table, workflow_id)
+    refuse_growth(table, await count_items(connection, table, workflow_id), added, maximum)
+
+
+def refuse_growth(table: GraphTable, count: int, added: int, maximum: int) -> None:
+    """422 GRAPH_TOO_LARGE when `count` items plus `added` would pass `maximum`."""
     if count + added > maximum:
         raise GraphTooLargeError(
             f"A workflow holds at most {maximum} {table.name}; it has {count}, "
