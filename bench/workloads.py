@@ -1,0 +1,358 @@
+"""The workloads of issue #6: what each one requests, and the targets it is held to."""
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.seed import (
+    FRESH_EDGE_MIN_STEP,
+    Graph,
+    SeedData,
+    current_versions,
+    remove_posted_edges,
+)
+
+API = "/api/v1/workflows"
+LIST_PAGE_SIZE = 50
+DEEP_PAGE = 150
+CREATE_BODY = {
+    "name": "created by the benchmark",
+    "description": "W7: POST /workflows",
+    "config": {"timeout": 600, "retry_policy": "exponential"},
+    "variables": {"symbol": "ETH-USD"},
+}
+
+
+@dataclass
+class Context:
+    """What building a workload's requests needs: the data, tokens and a scratch directory."""
+
+    data: SeedData
+    conninfo: str
+    tokens: dict[str, str]
+    scratch: Path
+    service_url: str
+    deep_cursor: str | None = None
+
+    def token(self, owner: uuid.UUID) -> str:
+        """The bearer token of a seeded user."""
+        return self.tokens[str(owner)]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request sent before a workload runs, to see that its endpoint exists and works."""
+
+    method: str
+    path: str
+    token: str
+    body: str | None = None
+    if_match: str | None = None
+
+    def send(self, base_url: str) -> httpx.Response:
+        """Send it."""
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        if self.body is not None:
+            headers["Content-Type"] = "application/json"
+        if self.if_match is not None:
+            headers["If-Match"] = self.if_match
+        return httpx.request(
+            self.method, base_url + self.path, headers=headers, content=self.body, timeout=60
+        )
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A workload: a wrk script and its parameters, plus how it is measured and judged."""
+
+    key: str
+    title: str
+    script: str
+    params: Callable[[Context], dict[str, Any]]
+    probe: Callable[[Context], Probe]
+    stateful: bool = False  # each connection edits its own workflow: one wrk thread each
+    baseline: bool = False  # the raw baseline answers it too
+    throughput: bool = True  # measured under load (besides single-client latency)
+    prepare: Callable[[Context], None] | None = None  # run before every measurement
+    p50_target_ms: float | None = None
+    ratio_target: float | None = None
+    nodes: int | None = None  # graph size, for the per-node cost
+    min_seconds: float = 0  # slow requests: measure at least this long, even in a quick run
+    fresh_worker: bool = False  # probe in a just-restarted service (its RSS increase is reported)
+
+
+def graph_path(graph: Graph) -> str:
+    """GET/PUT path of a graph."""
+    return f"{API}/{graph.workflow_id}/graph"
+
+
+def get_params(token: str, paths: list[str]) -> dict[str, Any]:
+    """Parameters of get.lua."""
+    return {"token": token, "paths": paths}
+
+
+def versioned_clients(ctx: Context, graphs: list[Graph], item: Callable[[Graph], dict[str, Any]]):  # type: ignore[no-untyped-def]
+    """One client per graph, each starting from its workflow's current version (its ETag)."""
+    versions = current_versions(ctx.conninfo, [graph.workflow_id for graph in graphs])
+    return [
+        {**item(graph), "version": version} for graph, version in zip(graphs, versions, strict=True)
+    ]
+
+
+def body_file(ctx: Context, graph: Graph) -> str:
+    """The PUT /graph body of a graph, written once to the scratch directory."""
+    path = ctx.scratch / f"graph-{graph.workflow_id}.json"
+    if not path.exists():
+        path.write_text(json.dumps(graph.put_body(), separators=(",", ":")))
+    return str(path)
+
+
+def put_params(ctx: Context, graphs: list[Graph]) -> dict[str, Any]:
+    """Parameters of put_graph.lua."""
+    return {
+        "token": ctx.token(ctx.data.owner_id),
+        "clients": versioned_clients(
+            ctx, graphs, lambda g: {"graph_path": graph_path(g), "body_file": body_file(ctx, g)}
+        ),
+    }
+
+
+def put_probe(ctx: Context, graph: Graph) -> Probe:
+    """The first PUT of a graph, at its current version."""
+    version = current_versions(ctx.conninfo, [graph.workflow_id])[0]
+    body = Path(body_file(ctx, graph)).read_text()
+    return Probe("PUT", graph_path(graph), ctx.token(ctx.data.owner_id), body, f'"{version}"')
+
+
+def patch_params(ctx: Context) -> dict[str, Any]:
+    """W3: each client moves the nodes of its own 100-node workflow."""
+    return {
+        "token": ctx.token(ctx.data.owner_id),
+        "clients": versioned_clients(
+            ctx,
+            ctx.data.patch_graphs,
+            lambda g: {
+                "nodes_path": f"{API}/{g.workflow_id}/nodes",
+                "node_ids": [str(node) for node in g.node_ids],
+            },
+        ),
+    }
+
+
+def patch_probe(ctx: Context) -> Probe:
+    """A first PATCH of W3."""
+    graph = ctx.data.patch_graphs[0]
+    version = current_versions(ctx.conninfo, [graph.workflow_id])[0]
+    path = f"{API}/{graph.workflow_id}/nodes/{graph.node_ids[1]}"
+    return Probe("PATCH", path, ctx.token(ctx.data.owner_id), '{"position_x": 1.5}', f'"{version}"')
+
+
+def edge_params(ctx: Context) -> dict[str, Any]:
+    """W4: each client adds fresh edges to its own 500-node / 2,000-edge workflow."""
+    return {
+        "token": ctx.token(ctx.data.owner_id),
+        "first_step": FRESH_EDGE_MIN_STEP,
+        "clients": versioned_clients(
+            ctx,
+            ctx.data.edge_graphs,
+            lambda g: {
+                "edges_path": f"{API}/{g.workflow_id}/edges",
+                "node_ids": [str(node) for node in g.node_ids],
+            },
+        ),
+    }
+
+
+def edge_probe(ctx: Context) -> Probe:
+    """A first POST of W4 (an edge the Lua script would add last, so it never collides)."""
+    graph = ctx.data.edge_graphs[0]
+    version = current_versions(ctx.conninfo, [graph.workflow_id])[0]
+    last = len(graph.node_ids) - 1
+    body = json.dumps(
+        {"source_node_id": str(graph.node_ids[0]), "target_node_id": str(graph.node_ids[last])}
+    )
+    return Probe(
+        "POST",
+        f"{API}/{graph.workflow_id}/edges",
+        ctx.token(ctx.data.owner_id),
+        body,
+        f'"{version}"',
+    )
+
+
+def reset_edge_graphs(ctx: Context) -> None:
+    """Put the W4 workflows back to 2,000 edges."""
+    remove_posted_edges(ctx.conninfo, ctx.data.edge_graphs)
+
+
+def deep_page_cursor(ctx: Context) -> str:
+    """The cursor of page 150 of the 10,000-workflow owner, found by walking the pages once."""
+    if ctx.deep_cursor is None:
+        token = ctx.token(ctx.data.list_owner_id)
+        cursor = None
+        with httpx.Client(base_url=ctx.service_url, timeout=30) as client:
+            for _page in range(DEEP_PAGE - 1):
+                params: dict[str, Any] = {"limit": LIST_PAGE_SIZE}
+                if cursor is not None:
+                    params["cursor"] = cursor
+                response = client.get(
+                    API, params=params, headers={"Authorization": f"Bearer {token}"}
+                )
+                response.raise_for_status()
+                cursor = response.json()["next_cursor"]
+        if cursor is None:
+            raise RuntimeError("the list ended before page 150")
+        ctx.deep_cursor = str(cursor)
+    return ctx.deep_cursor
+
+
+def list_path(ctx: Context, page: int) -> str:
+    """The list URL of page 1 or of the deep page."""
+    path = f"{API}?limit={LIST_PAGE_SIZE}"
+    return path if page == 1 else f"{path}&cursor={deep_page_cursor(ctx)}"
+
+
+def warm_up_small(ctx: Context, base_url: str, requests: int = 50) -> None:
+    """A few W1 requests: a fresh worker as it is after serving small requests."""
+    headers = {"Authorization": f"Bearer {ctx.token(ctx.data.owner_id)}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+        for index in range(requests):
+            workflow_id = ctx.data.small_workflow_ids[index % len(ctx.data.small_workflow_ids)]
+            client.get(f"{API}/{workflow_id}").raise_for_status()
+
+
+def workloads() -> list[Workload]:
+    """Every workload, in the order they run."""
+    return [
+        Workload(
+            "W1",
+            "GET /workflows/{id}",
+            "get.lua",
+            lambda c: get_params(
+                c.token(c.data.owner_id), [f"{API}/{w}" for w in c.data.small_workflow_ids]
+            ),
+            lambda c: Probe(
+                "GET", f"{API}/{c.data.small_workflow_ids[0]}", c.token(c.data.owner_id)
+            ),
+            baseline=True,
+            p50_target_ms=2,
+            ratio_target=0.6,
+        ),
+        Workload(
+            "W2",
+            "GET /workflows/{id}/graph (100 nodes / 150 edges)",
+            "get.lua",
+            lambda c: get_params(c.token(c.data.owner_id), [graph_path(c.data.read_graph)]),
+            lambda c: Probe("GET", graph_path(c.data.read_graph), c.token(c.data.owner_id)),
+            baseline=True,
+            p50_target_ms=5,
+            ratio_target=0.5,
+            nodes=100,
+        ),
+        Workload(
+            "W3",
+            "PATCH /workflows/{id}/nodes/{node_id} position, If-Match chain",
+            "patch_node.lua",
+            patch_params,
+            patch_probe,
+            stateful=True,
+            baseline=True,
+            p50_target_ms=4,
+            ratio_target=0.5,
+        ),
+        Workload(
+            "W4",
+            "POST /workflows/{id}/edges into 500 nodes / 2,000 edges, If-Match chain",
+            "post_edge.lua",
+            edge_params,
+            edge_probe,
+            stateful=True,
+            prepare=reset_edge_graphs,
+            p50_target_ms=10,
+        ),
+        Workload(
+            "W5",
+            "PUT /workflows/{id}/graph (500 nodes / 2,000 edges), If-Match chain",
+            "put_graph.lua",
+            lambda c: put_params(c, c.data.put_graphs),
+            lambda c: put_probe(c, c.data.put_graphs[0]),
+            stateful=True,
+            p50_target_ms=150,
+            nodes=500,
+            min_seconds=3,
+        ),
+        Workload(
+            "W6a",
+            "GET /workflows?limit=50, page 1 of 10,000 workflows",
+            "get.lua",
+            lambda c: get_params(c.token(c.data.list_owner_id), [list_path(c, 1)]),
+            lambda c: Probe("GET", list_path(c, 1), c.token(c.data.list_owner_id)),
+            p50_target_ms=10,
+        ),
+        Workload(
+            "W6b",
+            "GET /workflows?limit=50, page 150 of 10,000 workflows",
+            "get.lua",
+            lambda c: get_params(c.token(c.data.list_owner_id), [list_path(c, DEEP_PAGE)]),
+            lambda c: Probe("GET", list_path(c, DEEP_PAGE), c.token(c.data.list_owner_id)),
+            p50_target_ms=10,
+        ),
+        Workload(
+            "W7",
+            "POST /workflows",
+            "post_workflow.lua",
+            lambda c: {
+                "token": c.token(c.data.create_owner_id),
+                "path": API,
+                "body": json.dumps(CREATE_BODY),
+            },
+            lambda c: Probe("POST", API, c.token(c.data.create_owner_id), json.dumps(CREATE_BODY)),
+            p50_target_ms=5,
+        ),
+        Workload(
+            "G1",
+            "GET /workflows/{id}/graph (500 nodes / 2,000 edges)",
+            "get.lua",
+            lambda c: get_params(c.token(c.data.owner_id), [graph_path(c.data.put_graphs[0])]),
+            lambda c: Probe("GET", graph_path(c.data.put_graphs[0]), c.token(c.data.owner_id)),
+            throughput=False,
+            nodes=500,
+        ),
+        Workload(
+            "G2",
+            "PUT /workflows/{id}/graph (100 nodes / 150 edges)",
+            "put_graph.lua",
+            lambda c: put_params(c, [c.data.put_small_graph]),
+            lambda c: put_probe(c, c.data.put_small_graph),
+            throughput=False,
+            nodes=100,
+        ),
+        Workload(
+            "L1",
+            "GET /workflows/{id}/graph (5,000 nodes / 7,500 edges)",
+            "get.lua",
+            lambda c: get_params(c.token(c.data.owner_id), [graph_path(c.data.large_graph)]),
+            lambda c: Probe("GET", graph_path(c.data.large_graph), c.token(c.data.owner_id)),
+            throughput=False,
+            p50_target_ms=50,
+            nodes=5000,
+            min_seconds=3,
+        ),
+        Workload(
+            "L2",
+            "PUT /workflows/{id}/graph (5,000 nodes / 7,500 edges)",
+            "put_graph.lua",
+            lambda c: put_params(c, [c.data.large_graph]),
+            lambda c: put_probe(c, c.data.large_graph),
+            throughput=False,
+            p50_target_ms=350,
+            nodes=5000,
+            min_seconds=5,
+            fresh_worker=True,
+        ),
+    ]
