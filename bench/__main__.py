@@ -27,7 +27,7 @@ from bench.report import (
     write_docs,
     write_json,
 )
-from bench.runner import Options, Runner, Variant, log
+from bench.runner import UNCACHED, Options, Runner, Variant, log
 from bench.seed import seed
 from bench.servers import Server, baseline_command, pure_python_command, service_command
 from bench.workloads import Context, Workload, workloads
@@ -40,6 +40,7 @@ DOCS_PATH = BENCH_DIR.parent / "docs" / "performance.md"
 LATEST_JSON = BENCH_DIR / "results" / "latest.json"
 PARTIAL_JSON = BENCH_DIR / "results" / "partial.json"
 TOKEN_TTL_SECONDS = 24 * 3600
+NO_GRAPH_CACHE = {"GRAPH_CACHE_BYTES": "0"}
 NEVER_PREPARE = "1000000000"  # a prepare threshold never reached: prepared statements off
 
 
@@ -50,7 +51,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W2,W6")
     parser.add_argument("--duration", type=float, help="seconds per throughput run (default 10)")
     parser.add_argument(
-        "--latency-duration", type=float, help="seconds per single-client run (default 6)"
+        "--latency-duration", type=float, help="seconds per single-client run (default 5)"
     )
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per run (default 2)")
     parser.add_argument("--rounds", type=int, help="service/baseline pairs (default 2)")
@@ -208,7 +209,7 @@ def design_variants(
             "rendered graphs kept per worker by (id, version)",
             ("W2", "L1"),
             "service",
-            start=server(service_command, {"GRAPH_CACHE_BYTES": "0"}, "variant-no-graph-cache"),
+            start=server(service_command, NO_GRAPH_CACHE, "variant-no-graph-cache"),
         ),
         Variant(
             "V4",
@@ -243,6 +244,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if any(workload.baseline for workload in chosen):
             servers["baseline"] = Server(
                 "baseline", baseline_command, env, log_dir / "baseline.log"
+            )
+        if any(workload.uncached for workload in chosen):
+            servers[UNCACHED] = Server(
+                UNCACHED, service_command, {**env, **NO_GRAPH_CACHE}, log_dir / f"{UNCACHED}.log"
             )
         try:
             for server in servers.values():

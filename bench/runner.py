@@ -19,6 +19,7 @@ from bench.workloads import Context, Workload, warm_up_small
 from bench.wrk import WrkResult, run_wrk
 
 UNAVAILABLE_STATUSES = {404, 405}
+UNCACHED = "service-uncached"  # the service with GRAPH_CACHE_BYTES=0
 DISTURBED_CORES = 0.25  # other processes using more than this skew a run
 
 
@@ -32,11 +33,11 @@ class Options:
 
     seconds: float = 10  # each measured throughput run
     warmup_seconds: float = 2
-    latency_seconds: float = 6  # each measured single-client run
+    latency_seconds: float = 5  # each measured single-client run
     rounds: int = 2  # service/baseline pairs per throughput figure
     connections: int = 8
     variant_rounds: int = 2  # shipped/variant pairs per design-choice figure
-    variant_seconds: float = 6  # each measured variant run
+    variant_seconds: float = 5  # each measured variant run
     quiet_wait_seconds: float = 0  # wait for an idle machine before each measured run
     profile: tuple[str, ...] = ()  # workloads to profile with py-spy (an extra run each)
     profile_dir: Path = Path("bench/results")
@@ -210,6 +211,8 @@ class Runner:
             name: self.measure(workload, name, connections=1)
             for name in (("service", "baseline") if with_baseline else ("service",))
         }
+        if workload.uncached and UNCACHED in self.servers:
+            result["single_client"][UNCACHED] = self.measure(workload, UNCACHED, connections=1)
         if workload.key in self.options.profile:
             result["profile"] = {
                 name: self.profile(workload, name)

@@ -84,6 +84,7 @@ class Workload:
     nodes: int | None = None  # graph size, for the per-node cost
     min_seconds: float = 0  # slow requests: measure at least this long, even in a quick run
     fresh_worker: bool = False  # probe in a just-restarted service (its RSS increase is reported)
+    uncached: bool = False  # also single-client on a service without the rendered-graph cache
 
 
 def graph_path(graph: Graph) -> str:
@@ -253,6 +254,7 @@ def workloads() -> list[Workload]:
             p50_target_ms=5,
             ratio_target=0.5,
             nodes=100,
+            uncached=True,
         ),
         Workload(
             "W3",
@@ -322,6 +324,7 @@ def workloads() -> list[Workload]:
             lambda c: Probe("GET", graph_path(c.data.put_graphs[0]), c.token(c.data.owner_id)),
             throughput=False,
             nodes=500,
+            uncached=True,
         ),
         Workload(
             "G2",
@@ -342,6 +345,7 @@ def workloads() -> list[Workload]:
             p50_target_ms=50,
             nodes=5000,
             min_seconds=3,
+            uncached=True,
         ),
         Workload(
             "L2",
