@@ -458,16 +458,21 @@ async def test_get_graph_runs_a_constant_number_of_statements(
     """A version lookup plus one rendering statement; a kept rendering needs only the lookup."""
     nodes = [node("Start", "trigger")] + [node(f"Step {i}") for i in range(1, size)]
     edges = [edge(source, target) for source, target in itertools.pairwise(nodes)]
-    workflow = await workflow_with_graph(client, nodes, edges)
+    saved = await workflow_with_graph(client, nodes, edges)
+    copied = expect(await client.post(graph_url(saved, "duplicate")), 201).json()
     counter = StatementCounter(monkeypatch)
 
-    graph = await get_graph(client, workflow)
-    first_count = counter.count
-    again = await get_graph(client, workflow)
+    after_save = await get_graph(client, saved)  # the save kept its rendering
+    counts = [counter.count]
+    cold = await get_graph(client, copied)  # nothing kept for the copy yet
+    counts.append(counter.count - sum(counts))
+    warm = await get_graph(client, copied)
+    counts.append(counter.count - sum(counts))
 
-    assert (len(graph["nodes"]), len(graph["edges"])) == (size, size - 1)
-    assert (first_count, counter.count - first_count) == (2, 1)
-    assert again == graph
+    assert (len(cold["nodes"]), len(cold["edges"])) == (size, size - 1)
+    assert counts == [1, 2, 1]
+    assert warm == cold
+    assert len(after_save["nodes"]) == size
 
 
 async def test_get_graph_after_a_save_shows_the_save(client: httpx.AsyncClient) -> None:

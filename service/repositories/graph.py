@@ -16,12 +16,11 @@ from service.models.graph import (
     GraphEdgeIn,
     GraphNodeIn,
     GraphPublic,
-    GraphSaveResult,
     StoredEdge,
     StoredGraph,
     StoredNode,
 )
-from service.repositories.json_sql import json_array_sql, json_object_sql
+from service.repositories.json_sql import json_array_sql, json_object_sql, json_rows_sql
 from service.repositories.workflows import VersionedJson, fetch_versioned
 
 NODE_LIST_ADAPTER = TypeAdapter(list[GraphNodeIn])
@@ -57,20 +56,19 @@ NODE_ORDER = "n.created_at, n.id"
 EDGE_ORDER = "e.created_at, e.id"
 
 
-def graph_select(graph_model: type[GraphPublic], extra_columns: str = "") -> str:
+def graph_select() -> str:
     """SELECT (version, graph JSON text) of one live workflow of an owner."""
-    nodes = json_array_sql(NodePublic, "n", NODE_ORDER)
-    edges = json_array_sql(EdgePublic, "e", EDGE_ORDER)
+    nodes = json_rows_sql(NodePublic, "nodes", "n", "n.workflow_id = w.id", ROW_ORDER)
+    edges = json_rows_sql(EdgePublic, "edges", "e", "e.workflow_id = w.id", ROW_ORDER)
     return (
-        f"SELECT g.version, {json_object_sql(graph_model, 'g')}::text FROM ("  # noqa: S608
-        f"SELECT w.*, (SELECT {nodes} FROM nodes n WHERE n.workflow_id = w.id) AS nodes, "
-        f"(SELECT {edges} FROM edges e WHERE e.workflow_id = w.id) AS edges{extra_columns} "
+        f"SELECT g.version, {json_object_sql(GraphPublic, 'g')}::text FROM ("  # noqa: S608
+        f"SELECT w.*, {nodes} AS nodes, {edges} AS edges "
         "FROM workflows w WHERE w.id = %s AND w.owner_id = %s AND w.deleted_at IS NULL) g"
     )
 
 
-GRAPH_QUERY = graph_select(GraphPublic)
-SAVED_GRAPH_QUERY = graph_select(GraphSaveResult, ", %s::json AS changes")
+ROW_ORDER = "x.created_at, x.id"
+GRAPH_QUERY = graph_select()
 
 
 async def get_graph(
@@ -311,13 +309,12 @@ async def get_saved_graph(
     owner_id: uuid.UUID,
     workflow_id: uuid.UUID,
     changes: GraphChanges,
-) -> VersionedJson:
-    """The graph just saved, with the change counts."""
-    saved = await fetch_versioned(
-        connection, SAVED_GRAPH_QUERY, (changes.model_dump_json(), workflow_id, owner_id)
-    )
+) -> tuple[VersionedJson, str]:
+    """The graph just saved as GET shows it, and the save's answer: that plus the changes."""
+    saved = await get_graph(connection, owner_id, workflow_id)
     assert saved is not None
-    return saved
+    answer = saved.body[:-1] + ', "changes" : ' + changes.model_dump_json() + "}"
+    return saved, answer
 
 
 def duplicate_statement() -> str:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Body, Path, Query, Request, Response, status
 from psycopg import AsyncConnection
 
 from service import graph_checks
@@ -205,6 +205,8 @@ async def mermaid_response(
     },
 )
 async def replace_graph(
+    request: Request,
+    background: BackgroundTasks,
     workflow_id: WorkflowId,
     user_id: CurrentUser,
     session: SessionDep,
@@ -229,8 +231,12 @@ async def replace_graph(
     # invalid document is 422 whatever the version; a stale valid one is 412.
     await workflows.update_workflow(session, user_id, workflow_id, precondition, {})
     changes = await graph.save_graph(session, workflow_id, submitted)
-    saved = await graph.get_saved_graph(session, user_id, workflow_id, changes)
-    return json_response(saved.body, version=saved.version)
+    saved, answer = await graph.get_saved_graph(session, user_id, workflow_id, changes)
+    # Keep the new rendering for the next GET, but only once committed: background tasks run
+    # after the response, which is sent after the unit of work commits.
+    rendered: RenderedGraphs = request.app.state.rendered_graphs
+    background.add_task(rendered.put, workflow_id, saved.version, saved.body.encode())
+    return json_response(answer, version=saved.version)
 
 
 @router.post(
