@@ -20,37 +20,17 @@ from service.models.graph import (
     StoredGraph,
     StoredNode,
 )
+from service.repositories.edges import EDGES
 from service.repositories.json_sql import json_array_sql, json_object_sql, json_rows_sql
+from service.repositories.nodes import NODES
 from service.repositories.workflows import VersionedJson, fetch_versioned
 
 NODE_LIST_ADAPTER = TypeAdapter(list[GraphNodeIn])
 EDGE_LIST_ADAPTER = TypeAdapter(list[GraphEdgeIn])
 
 # Column types of the JSON records a save sends; the keys are GraphNodeIn/GraphEdgeIn fields.
-NODE_RECORD = {
-    "id": "uuid",
-    "name": "text",
-    "node_type": "node_type_enum",
-    "position_x": "float8",
-    "position_y": "float8",
-    "config": "jsonb",
-    "input_schema": "jsonb",
-    "output_schema": "jsonb",
-    "tool_id": "uuid",
-    "agent_id": "uuid",
-    "timeout_seconds": "int",
-    "retry_config": "jsonb",
-}
-EDGE_RECORD = {
-    "id": "uuid",
-    "source_node_id": "uuid",
-    "target_node_id": "uuid",
-    "source_handle": "text",
-    "target_handle": "text",
-    "condition": "jsonb",
-    "priority": "int",
-    "label": "text",
-}
+NODE_RECORD = {"id": "uuid", **NODES.column_types}
+EDGE_RECORD = {"id": "uuid", **EDGES.column_types}
 EDGE_CONNECTION = ["source_node_id", "target_node_id", "source_handle", "target_handle"]
 NODE_ORDER = "n.created_at, n.id"
 EDGE_ORDER = "e.created_at, e.id"
