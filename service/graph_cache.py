@@ -1,8 +1,9 @@
-"""Whole-graph JSON already rendered, kept per worker and keyed by (workflow id, version).
+"""Whole-graph JSON already rendered, kept per worker: the newest rendering of each workflow.
 
-Every change to a workflow or its graph raises its version, so an entry can never be stale:
-a new version is a new key, and old keys simply age out of the LRU. Rendering a large graph
-costs PostgreSQL tens of milliseconds; serving it again costs one version lookup.
+Every change to a workflow or its graph raises its version, and a GET always asks for the
+current version, so an entry is served only for the version it was rendered at and an older
+rendering is replaced, never kept beside a newer one. Rendering a large graph costs
+PostgreSQL tens of milliseconds; serving it again costs one version lookup.
 """
 
 import uuid
@@ -10,27 +11,31 @@ from collections import OrderedDict
 
 
 class RenderedGraphs:
-    """An LRU of graph documents bounded by their total size in bytes."""
+    """An LRU of the newest graph document per workflow, bounded by total size in bytes."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.size = 0
-        self._entries: OrderedDict[tuple[uuid.UUID, int], bytes] = OrderedDict()
+        self._entries: OrderedDict[uuid.UUID, tuple[int, bytes]] = OrderedDict()
 
     def get(self, workflow_id: uuid.UUID, version: int) -> bytes | None:
-        """The document of this version of the workflow's graph, if it was kept."""
-        body = self._entries.get((workflow_id, version))
-        if body is not None:
-            self._entries.move_to_end((workflow_id, version))
-        return body
+        """The document of this version of the workflow's graph, if it is the one kept."""
+        entry = self._entries.get(workflow_id)
+        if entry is None or entry[0] != version:
+            return None
+        self._entries.move_to_end(workflow_id)
+        return entry[1]
 
     def put(self, workflow_id: uuid.UUID, version: int, body: bytes) -> None:
-        """Keep a rendered document, dropping the least recently used ones beyond the limit."""
-        key = (workflow_id, version)
-        if len(body) > self.max_bytes or key in self._entries:
+        """Keep a rendering unless a newer one is kept; drop the least recently used beyond."""
+        kept = self._entries.get(workflow_id)
+        if (kept is not None and kept[0] >= version) or len(body) > self.max_bytes:
             return
-        self._entries[key] = body
+        if kept is not None:
+            self.size -= len(kept[1])
+        self._entries[workflow_id] = (version, body)
+        self._entries.move_to_end(workflow_id)
         self.size += len(body)
         while self.size > self.max_bytes:
-            _key, dropped = self._entries.popitem(last=False)
+            _workflow_id, (_version, dropped) = self._entries.popitem(last=False)
             self.size -= len(dropped)

@@ -30,3 +30,22 @@ def test_a_document_larger_than_the_cache_is_not_kept() -> None:
     cache = RenderedGraphs(max_bytes=3)
     cache.put(uuid.uuid4(), 1, b"toolarge")
     assert cache.size == 0
+
+
+def test_a_newer_version_replaces_the_older_one() -> None:
+    cache = RenderedGraphs(max_bytes=100)
+    workflow_id = uuid.uuid4()
+    cache.put(workflow_id, 1, b"old")
+    cache.put(workflow_id, 2, b"newer")
+    assert cache.get(workflow_id, 1) is None
+    assert cache.get(workflow_id, 2) == b"newer"
+    assert cache.size == len(b"newer")
+
+
+def test_an_older_version_never_replaces_a_newer_one() -> None:
+    cache = RenderedGraphs(max_bytes=100)
+    workflow_id = uuid.uuid4()
+    cache.put(workflow_id, 5, b"five")
+    cache.put(workflow_id, 4, b"four")
+    assert cache.get(workflow_id, 5) == b"five"
+    assert cache.size == 4
