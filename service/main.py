@@ -27,6 +27,7 @@ from service.errors import (
     ProblemError,
     UnauthorizedError,
     ValidationError,
+    json_pointer,
 )
 from service.graph_cache import RenderedGraphs
 from service.middleware import RequestBodyMiddleware
@@ -112,8 +113,7 @@ def located_error(error: dict[str, Any]) -> dict[str, Any]:
     source, *path = error.get("loc", ("body",))
     detail = str(error.get("msg", "invalid"))
     if source == "body":
-        pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
-        return {"pointer": pointer, "detail": detail}
+        return {"pointer": json_pointer(*path), "detail": detail}
     return {"parameter": str(path[0]) if path else str(source), "detail": detail}
 
 
