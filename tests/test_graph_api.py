@@ -12,6 +12,7 @@ import pytest
 from service.db import psycopg_conninfo
 from service.models import EdgeCreate, NodeCreate
 from service.models.graph import GraphEdgeIn, GraphNodeIn
+from service.repositories import graph as graph_repository
 from service.repositories.graph import EDGE_RECORD, NODE_RECORD
 from tests.factories import create_workflow, expect, insert_tool
 
@@ -455,7 +456,7 @@ class StatementCounter:
 async def test_get_graph_runs_a_constant_number_of_statements(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, size: int
 ) -> None:
-    """A version lookup plus one rendering statement; a kept rendering needs only the lookup."""
+    """A version lookup plus two rendering statements; a kept rendering needs only the lookup."""
     nodes = [node("Start", "trigger")] + [node(f"Step {i}") for i in range(1, size)]
     edges = [edge(source, target) for source, target in itertools.pairwise(nodes)]
     saved = await workflow_with_graph(client, nodes, edges)
@@ -470,9 +471,28 @@ async def test_get_graph_runs_a_constant_number_of_statements(
     counts.append(counter.count - sum(counts))
 
     assert (len(cold["nodes"]), len(cold["edges"])) == (size, size - 1)
-    assert counts == [1, 2, 1]
+    assert counts == [1, 3, 1]
     assert warm == cold
     assert len(after_save["nodes"]) == size
+
+
+async def test_halves_of_different_versions_are_never_joined(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the two halves disagree on the version, the graph comes from one statement."""
+    first, second = node("A"), node("B")
+    saved = await workflow_with_graph(client, [first, second], [edge(first, second)])
+    copied = expect(await client.post(graph_url(saved, "duplicate")), 201).json()
+    nodes_half, _edges_half = graph_repository.HALF_GRAPH_QUERIES
+    newer_and_empty = (
+        "SELECT w.version + 1, '{}', '[]' FROM workflows w WHERE w.id = %s AND w.owner_id = %s"
+    )
+    monkeypatch.setattr(graph_repository, "HALF_GRAPH_QUERIES", (nodes_half, newer_and_empty))
+
+    graph = await get_graph(client, copied)
+
+    assert len(graph["edges"]) == 1
+    assert graph["version"] == copied["version"]
 
 
 async def test_get_graph_after_a_save_shows_the_save(client: httpx.AsyncClient) -> None:

@@ -14,6 +14,7 @@ from service.deps import (
     CurrentUser,
     IfMatch,
     IfNoneMatch,
+    PoolDep,
     ReadConnection,
     SessionDep,
     SettingsDep,
@@ -137,6 +138,7 @@ async def get_graph(
     workflow_id: WorkflowId,
     user_id: CurrentUser,
     connection: ReadConnection,
+    pool: PoolDep,
     output_format: Annotated[
         GraphFormat | None,
         Query(alias="format", description="`mermaid` for a Mermaid flowchart; wins over Accept."),
@@ -157,7 +159,7 @@ async def get_graph(
     rendered: RenderedGraphs = request.app.state.rendered_graphs
     body = rendered.get(workflow_id, version)
     if body is None:
-        found = await graph.get_graph(connection, user_id, workflow_id)
+        found = await graph.get_graph_in_parallel(connection, pool, user_id, workflow_id)
         if found is None:  # deleted in between
             raise workflow_not_found(workflow_id)
         version, body = found.version, found.body.encode()
