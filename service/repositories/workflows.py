@@ -18,9 +18,6 @@ from service.pagination import Cursor, SortKey, split_page
 from service.preconditions import Precondition
 from service.repositories.json_sql import json_object_sql
 
-WORKFLOW_JSON = json_object_sql(WorkflowPublic, "w")
-JSON_COLUMNS = {"config", "variables"}
-
 
 @dataclass(frozen=True)
 class VersionedJson:
@@ -52,7 +49,7 @@ class OwnedTable:
         return Jsonb(value) if column in self.json_columns and value is not None else value
 
 
-WORKFLOWS = OwnedTable("workflows", "Workflow", WorkflowPublic, frozenset(JSON_COLUMNS))
+WORKFLOWS = OwnedTable("workflows", "Workflow", WorkflowPublic, frozenset({"config", "variables"}))
 
 
 @dataclass(frozen=True)
@@ -62,14 +59,6 @@ class ListFilter:
     is_active: bool | None = None
     name_contains: str | None = None
     deleted: bool = False
-
-
-WorkflowFilter = ListFilter
-
-
-def sql_value(column: str, value: Any) -> Any:
-    """A workflow model value as a query parameter (JSONB columns wrapped)."""
-    return WORKFLOWS.sql_value(column, value)
 
 
 async def fetch_versioned(
@@ -176,13 +165,6 @@ async def explain_row_refusal(
     if version is None:
         return NotFoundError(f"{table.label} {row_id} not found.")
     return VersionMismatchError(version)
-
-
-async def explain_refusal(
-    connection: AsyncConnection[Any], owner_id: uuid.UUID, workflow_id: uuid.UUID, *, deleted: bool
-) -> Exception:
-    """Why a conditional write to a workflow matched no row: not found, or a newer version."""
-    return await explain_row_refusal(connection, WORKFLOWS, owner_id, workflow_id, deleted=deleted)
 
 
 async def update_row(

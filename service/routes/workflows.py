@@ -68,7 +68,7 @@ async def list_workflows(
     deleted: Annotated[bool, Query(description="Show the trash instead.")] = False,
 ) -> Response:
     """The caller's workflows, one keyset page at a time."""
-    filters = workflows.WorkflowFilter(is_active=is_active, name_contains=q, deleted=deleted)
+    filters = workflows.ListFilter(is_active=is_active, name_contains=q, deleted=deleted)
     items, next_cursor = await workflows.list_workflows(
         connection, user_id, filters, sort, limit, cursor
     )
