@@ -24,13 +24,16 @@ def test_schemathesis_finds_no_failures(
     env = {"DATABASE_URL": database_url, "JWT_SECRET": secret, "ENVIRONMENT": "test"}
     token = issue_token(settings, uuid.uuid4(), ttl_seconds=3600)
     with live_server(env) as base_url:
+        # One worker: hypothesis calls ast.parse, and CPython before 3.11.8 / 3.12.2 shares
+        # the AST converter's recursion counter between threads, so two workers can fail
+        # with "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905).
         command = [
             sys.executable, "-m", "schemathesis.cli", "run", f"{base_url}/openapi.json",
             "--checks", "all",
             "--phases", "examples,coverage,fuzzing,stateful",
             "--max-examples", str(MAX_EXAMPLES),
             "--seed", str(SEED),
-            "--workers", "2",
+            "--workers", "1",
             "--header", f"Authorization: Bearer {token}",
             "--generation-database", "none",
             "--no-color",
@@ -39,4 +42,11 @@ def test_schemathesis_finds_no_failures(
         result = subprocess.run(
             command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900, check=False
         )
-    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
+    (tmp_path / "schemathesis.log").write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, problems_first(result.stdout) + result.stderr[-5000:]
+
+
+def problems_first(report: str) -> str:
+    """The report's ERRORS and FAILURES sections first, so a cut-off CI log still shows them."""
+    start = min((report.find(h) for h in ("= ERRORS =", "= FAILURES =") if h in report), default=0)
+    return report[start:][:20000]
