@@ -18,7 +18,7 @@ from service.errors import (
 )
 from service.models import EdgeCreate, EdgePublic, EdgeUpdate
 from service.preconditions import Precondition
-from service.repositories.nodes import (
+from service.repositories.graph_items import (
     CreatedItems,
     GraphTable,
     insert_items,
@@ -28,7 +28,8 @@ from service.repositories.nodes import (
     update_item,
     validated_merge,
 )
-from service.repositories.workflows import VersionedJson, bump_version
+from service.repositories.owned_rows import VersionedJson
+from service.repositories.workflows import bump_version
 
 EDGES = GraphTable(
     name="edges",

@@ -25,7 +25,7 @@ from service.models.graph import (
 from service.repositories.edges import EDGES
 from service.repositories.json_sql import json_array_sql, json_object_sql, json_rows_sql
 from service.repositories.nodes import NODES
-from service.repositories.workflows import VersionedJson, fetch_versioned
+from service.repositories.owned_rows import VersionedJson, fetch_versioned
 
 NODE_LIST_ADAPTER = TypeAdapter(list[GraphNodeIn])
 EDGE_LIST_ADAPTER = TypeAdapter(list[GraphEdgeIn])

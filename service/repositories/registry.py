@@ -5,7 +5,7 @@ the two tables it serves, so routes pass `TOOLS` or `AGENTS`.
 """
 
 from service.models import AgentPublic, ToolPublic
-from service.repositories.workflows import (
+from service.repositories.owned_rows import (
     ListFilter,
     OwnedTable,
     VersionedJson,

@@ -19,17 +19,22 @@ from service.json_body import JsonBodyRoute
 from service.models import EdgeCreate, EdgePublic, EdgeUpdate
 from service.models.edge import EdgeBatchCreate, EdgeBatchPublic
 from service.pagination import Page
-from service.repositories import edges, nodes
+from service.repositories import edges
 from service.repositories.edges import EDGES
 from service.responses import (
     ETAG_HEADER,
     LINK_HEADER,
     LOCATION_HEADER,
     json_response,
-    no_content,
     success,
 )
-from service.routes.nodes import READ_RESPONSES, list_page, read_item, refuse_oversized_batch
+from service.routes.graph_items import (
+    READ_RESPONSES,
+    delete_item,
+    list_page,
+    read_item,
+    refuse_oversized_batch,
+)
 from service.routes.workflows import WRITE_ERRORS, CursorParam, Limit, WorkflowId
 
 router = APIRouter(
@@ -191,5 +196,4 @@ async def delete_edge(
     precondition: IfMatch,
 ) -> Response:
     """Delete one edge; the version rises by one."""
-    version = await nodes.delete_item(session, EDGES, user_id, workflow_id, edge_id, precondition)
-    return no_content(version)
+    return await delete_item(session, EDGES, user_id, workflow_id, edge_id, precondition)

@@ -4,92 +4,37 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
-from starlette.convertors import StringConvertor, register_url_convertor
 
 from service.deps import CurrentUser, IfMatch, IfNoneMatch, ReadConnection, SessionDep, SettingsDep
-from service.errors import GraphTooLargeError, NotFoundError, ValidationError, error_responses
+from service.errors import GraphTooLargeError, NotFoundError, error_responses
 from service.json_body import JsonBodyRoute
 from service.models import NodeCreate, NodePublic, NodeUpdate
 from service.models.node import NodeBatchCreate, NodeBatchPublic
-from service.pagination import Page, page_json
-from service.preconditions import etag, none_match
+from service.pagination import Page
 from service.repositories import nodes
-from service.repositories.nodes import NODES, GraphTable
+from service.repositories.nodes import NODES
 from service.responses import (
     ETAG_HEADER,
     LINK_HEADER,
     LOCATION_HEADER,
     json_response,
-    no_content,
-    not_modified,
-    page_response,
     success,
 )
+from service.routes.graph_items import (
+    READ_RESPONSES,
+    delete_item,
+    list_page,
+    read_item,
+    refuse_oversized_batch,
+)
 from service.routes.workflows import WRITE_ERRORS, CursorParam, Limit, WorkflowId
-
-
-class ItemIdConvertor(StringConvertor):
-    """A path segment naming one node or edge: anything but `batch`, which answers 405 then."""
-
-    regex = r"(?!batch$)[^/]+"
-
-
-# Paths `/{node_id:item_id}` and `/{edge_id:item_id}` use it; a malformed UUID stays a 422.
-register_url_convertor("item_id", ItemIdConvertor())
 
 router = APIRouter(
     prefix="/workflows/{workflow_id}/nodes", tags=["nodes"], route_class=JsonBodyRoute
 )
 
 NodeId = Annotated[uuid.UUID, Path(description="The node's UUID.")]
-READ_RESPONSES = {
-    200: success("The item, with the workflow's ETag.", ETAG_HEADER),
-    304: {"description": "Not modified (If-None-Match matched)."},
-    **error_responses(NotFoundError),
-}
 CREATE_ERRORS = (*WRITE_ERRORS, GraphTooLargeError)
-
-
-def refuse_oversized_batch(count: int, limit: int, collection: str) -> None:
-    """422 when a batch has more items than the configured maximum."""
-    if count > limit:
-        detail = f"A batch holds at most {limit} items; this one has {count}."
-        raise ValidationError([{"pointer": f"/{collection}", "detail": detail}], detail=detail)
-
-
-async def read_item(
-    connection: ReadConnection,
-    table: GraphTable,
-    user_id: uuid.UUID,
-    workflow_id: uuid.UUID,
-    item_id: uuid.UUID,
-    if_none_match: str | None,
-) -> Response:
-    """One node or edge; 304 when If-None-Match names the workflow's current version."""
-    found = await nodes.get_item(connection, table, user_id, workflow_id, item_id)
-    if found is None:
-        raise NotFoundError(f"{table.label} {item_id} not found.")
-    if none_match(if_none_match, found.version):
-        return not_modified(found.version)
-    return json_response(found.body, version=found.version)
-
-
-async def list_page(
-    request: Request,
-    connection: ReadConnection,
-    table: GraphTable,
-    user_id: uuid.UUID,
-    workflow_id: uuid.UUID,
-    limit: int,
-    cursor: str | None,
-) -> Response:
-    """One page of a workflow's nodes or edges, with the workflow's ETag."""
-    page = await nodes.list_items(connection, table, user_id, workflow_id, limit, cursor)
-    if page is None:
-        raise NotFoundError(f"Workflow {workflow_id} not found.")
-    response = page_response(request, page_json(page.items, page.next_cursor), page.next_cursor)
-    response.headers["ETag"] = etag(page.version)
-    return response
 
 
 @router.get(
@@ -237,5 +182,4 @@ async def delete_node(
     precondition: IfMatch,
 ) -> Response:
     """Delete the node with every edge into or out of it; the version rises by one."""
-    version = await nodes.delete_item(session, NODES, user_id, workflow_id, node_id, precondition)
-    return no_content(version)
+    return await delete_item(session, NODES, user_id, workflow_id, node_id, precondition)

@@ -19,6 +19,7 @@ from service.models.common import SafeStr
 from service.pagination import Page, SortKey, page_json
 from service.preconditions import none_match
 from service.repositories import workflows
+from service.repositories.owned_rows import ListFilter
 from service.responses import (
     ETAG_HEADER,
     LINK_HEADER,
@@ -68,7 +69,7 @@ async def list_workflows(
     deleted: Annotated[bool, Query(description="Show the trash instead.")] = False,
 ) -> Response:
     """The caller's workflows, one keyset page at a time."""
-    filters = workflows.ListFilter(is_active=is_active, name_contains=q, deleted=deleted)
+    filters = ListFilter(is_active=is_active, name_contains=q, deleted=deleted)
     items, next_cursor = await workflows.list_workflows(
         connection, user_id, filters, sort, limit, cursor
     )
