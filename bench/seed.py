@@ -8,7 +8,9 @@ from typing import Any
 
 import psycopg
 
-WORKFLOW_CONFIG = json.dumps({"timeout": 3600, "retry_policy": "fixed", "error_handling": "stop"})
+WORKFLOW_CONFIG = json.dumps(
+    {"timeout": 3600, "retry_policy": "fixed", "error_handling": "stop_on_first_error"}
+)
 WORKFLOW_VARIABLES = json.dumps({"symbol": "BTC-USD", "threshold": 0.05, "tags": ["bench"]})
 WORKFLOW_DESCRIPTION = "Seeded by the benchmark: a workflow of realistic size and shape."
 BACKGROUND_USERS = 100

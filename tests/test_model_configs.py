@@ -45,7 +45,7 @@ def test_workflow_config_accepts_known_keys_and_keeps_unknown_ones() -> None:
         "timeout": 3600,
         "retry_policy": "exponential",
         "max_concurrent_nodes": 5,
-        "error_handling": "stop",
+        "error_handling": "stop_on_first_error",
         "ui": {"zoom": 1.5},
     }
     assert WorkflowCreate(name="flow", config=config).config == config

@@ -196,10 +196,13 @@ def test_config_is_queryable_by_inner_field(db_session: Session) -> None:
 def test_config_containment_query(db_session: Session) -> None:
     """The GIN-indexed @> operator finds workflows by a config fragment."""
     owner = make_user(db_session)
-    matching = make_workflow(db_session, owner, config={"error_handling": "stop", "x": 1})
-    make_workflow(db_session, owner, config={"error_handling": "continue"})
+    matching = make_workflow(
+        db_session, owner, config={"error_handling": "stop_on_first_error", "x": 1}
+    )
+    make_workflow(db_session, owner, config={"error_handling": "continue_on_error"})
     statement = select(Workflow).where(
-        Workflow.owner_id == owner.id, Workflow.config.contains({"error_handling": "stop"})
+        Workflow.owner_id == owner.id,
+        Workflow.config.contains({"error_handling": "stop_on_first_error"}),
     )
     assert [w.id for w in db_session.exec(statement)] == [matching.id]
 

@@ -386,6 +386,20 @@ class TestWorkflowsApi(VersionedResourceContract):
         assert created["is_active"] is True
         assert created["created_at"] == created["updated_at"]
 
+    async def test_spec_config_example_is_accepted_as_written(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """SPEC-003's workflow config example is what editors send; it must round-trip."""
+        config = {
+            "timeout": 3600,
+            "retry_policy": "exponential",
+            "max_concurrent_nodes": 5,
+            "error_handling": "stop_on_first_error",
+        }
+        created = await self.create(client, config=config)
+        fetched = await client.get(self.kind.url(created["id"]))
+        assert created["config"] == fetched.json()["config"] == config
+
     async def test_patch_replaces_config_and_variables_whole(
         self, client: httpx.AsyncClient
     ) -> None:
@@ -394,11 +408,11 @@ class TestWorkflowsApi(VersionedResourceContract):
             config={"timeout": 60, "retry_policy": "fixed", "custom": {"a": 1}},
             variables={"a": 1, "b": 2},
         )
-        changes = {"config": {"error_handling": "stop"}, "variables": {"b": 3}}
+        changes = {"config": {"error_handling": "stop_on_first_error"}, "variables": {"b": 3}}
         url = self.kind.url(created["id"])
         patched = await client.patch(url, json=changes, headers=if_match(1))
         assert patched.status_code == 200, patched.text
-        assert patched.json()["config"] == {"error_handling": "stop"}
+        assert patched.json()["config"] == {"error_handling": "stop_on_first_error"}
         assert patched.json()["variables"] == {"b": 3}
         assert patched.json()["name"] == created["name"]
         assert patched.json()["updated_at"] > created["updated_at"]

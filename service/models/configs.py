@@ -27,8 +27,8 @@ class RetryPolicy(StrEnum):
 class ErrorHandling(StrEnum):
     """What a workflow run does when a node fails."""
 
-    STOP = "stop"
-    CONTINUE = "continue"
+    STOP_ON_FIRST_ERROR = "stop_on_first_error"
+    CONTINUE_ON_ERROR = "continue_on_error"
     ROLLBACK = "rollback"
 
 
