@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest openapi sync bench clean
+.PHONY: run test lint typecheck pytest openapi sync bench wrk clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -32,8 +32,14 @@ pytest: sync
 openapi: sync  ## Rewrite openapi.json from the code
 	$(UV) run python -m service.openapi > openapi.json
 
-bench: sync  ## Run the benchmark suite (see docs/performance.md)
+bench: sync wrk  ## Run the benchmark suite (see docs/performance.md)
 	$(UV) run python -m bench $(ARGS)
+
+wrk:  ## The load generator the benchmark drives: Debian's package, installed when missing
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq wrk; \
+	  else echo 'wrk is missing: install it (Debian/Ubuntu: sudo apt-get install wrk)'; exit 1; fi; }
 
 clean:
 	rm -rf .tools .venv .data .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -76,7 +76,7 @@ def wrk_path() -> str:
     """The wrk executable; a clear error when it is missing."""
     found = shutil.which("wrk")
     if found is None:
-        raise WrkMissingError("wrk is not installed: apt-get update && apt-get install -y wrk")
+        raise WrkMissingError("wrk is not installed: `make bench` installs it, or apt-get it")
     return found
 
 
