@@ -212,6 +212,16 @@ def design_variants(
             start=server(service_command, NO_GRAPH_CACHE, "variant-no-graph-cache"),
         ),
         Variant(
+            "V6",
+            "large bodies not queued (LARGE_BODY_CONCURRENCY=64)",
+            "large bodies served two at a time per worker (LARGE_BODY_CONCURRENCY=2)",
+            ("W5",),
+            "service",
+            start=server(
+                service_command, {"LARGE_BODY_CONCURRENCY": "64"}, "variant-unqueued-bodies"
+            ),
+        ),
+        Variant(
             "V4",
             "rows hydrated into the Public pydantic models and serialized by pydantic",
             "JSON rendered in PostgreSQL (measured on the baseline app)",

@@ -277,8 +277,8 @@ def variants_table(variants: list[dict[str, Any]]) -> str:
     """Before/after figures of design choices, as Markdown."""
     lines = [
         "| Design choice (shipped) | Undone as | Workload | req/s shipped / undone | req/s bought"
-        " | server CPU ms/request shipped / undone | CPU bought |",
-        "|---|---|---|---:|---:|---:|---:|",
+        " | server CPU ms/request shipped / undone | CPU bought | peak RSS MiB shipped / undone |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for variant in variants:
         for key, figures in variant["workloads"].items():
@@ -288,7 +288,9 @@ def variants_table(variants: list[dict[str, Any]]) -> str:
                 f" / {cell(figures['variant_requests_per_second'], 0)} | {figures['gain']:+.0%}"
                 f" | {cell(figures['shipped_server_cpu_ms_per_request'], 3)}"
                 f" / {cell(figures['variant_server_cpu_ms_per_request'], 3)}"
-                f" | {figures['cpu_gain']:+.0%} |"
+                f" | {figures['cpu_gain']:+.0%}"
+                f" | {cell(figures['peak_rss_mib']['shipped'], 1)}"
+                f" / {cell(figures['peak_rss_mib']['variant'], 1)} |"
             )
     return "\n".join(lines)
 

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
 
     require_if_match: bool = True
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    large_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="A body over this size is a large one."
+    )
+    large_body_concurrency: int = Field(
+        default=2, ge=1, description="Requests with large bodies one worker serves at once."
+    )
     max_nodes_per_workflow: int = Field(default=500, ge=1)
     max_edges_per_workflow: int = Field(default=2000, ge=1)
     max_batch_items: int = Field(default=100, ge=1)

@@ -83,7 +83,12 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     )
     for router in api_routers:
         app.include_router(router, prefix=API_PREFIX)
-    app.add_middleware(RequestBodyMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestBodyMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        large_body_bytes=settings.large_body_bytes,
+        large_body_concurrency=settings.large_body_concurrency,
+    )
     install_observability(app, settings)
     install_exception_handlers(app)
     install_openapi(app)

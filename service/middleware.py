@@ -1,5 +1,7 @@
 """ASGI middleware: request body limit and JSON content type, enforced before routing."""
 
+import asyncio
+
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,11 +19,27 @@ def is_json_content_type(value: str) -> bool:
 
 
 class RequestBodyMiddleware:
-    """Buffers request bodies up to the limit (chunked ones too) and refuses non-JSON bodies."""
+    """Buffers request bodies up to the limit (chunked ones too) and refuses non-JSON bodies.
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, path_prefix: str = "/api/") -> None:
+    Requests whose body is over `large_body_bytes` run at most `large_body_concurrency` at a
+    time; the others wait their turn with only their raw body in memory.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        large_body_bytes: int,
+        large_body_concurrency: int,
+        path_prefix: str = "/api/",
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.large_body_bytes = large_body_bytes
+        # A parsed and validated graph takes about ten times its body in Python objects, so
+        # eight 700 KB saves at once would add some 70 MB to a worker; parsing and validation
+        # hold the event loop anyway, so serving a few at a time costs little throughput.
+        self.large_body_slots = asyncio.Semaphore(large_body_concurrency)
         self.path_prefix = path_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -36,7 +54,11 @@ class RequestBodyMiddleware:
         except ProblemError as error:
             await problem_response(error)(scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), send)
+        if len(body) <= self.large_body_bytes:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        async with self.large_body_slots:
+            await self.app(scope, _replay(body, receive), send)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         declared = _header(scope, b"content-length")
