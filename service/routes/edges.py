@@ -5,7 +5,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from service.deps import CurrentUser, IfMatch, IfNoneMatch, ReadConnection, SessionDep, SettingsDep
+from service.deps import (
+    CurrentUser,
+    IfMatch,
+    IfNoneMatch,
+    ReadConnection,
+    SessionDep,
+    SettingsDep,
+    WorkflowId,
+)
 from service.errors import (
     CycleDetectedError,
     DuplicateEdgeError,
@@ -35,7 +43,7 @@ from service.routes.graph_items import (
     read_item,
     refuse_oversized_batch,
 )
-from service.routes.workflows import WRITE_ERRORS, CursorParam, Limit, WorkflowId
+from service.routes.workflows import WRITE_ERRORS, CursorParam, Limit
 
 router = APIRouter(
     prefix="/workflows/{workflow_id}/edges", tags=["edges"], route_class=JsonBodyRoute

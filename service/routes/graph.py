@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Body, Path, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Body, Query, Request, Response, status
 from psycopg import AsyncConnection
 
 from service import graph_checks
@@ -18,6 +18,7 @@ from service.deps import (
     ReadConnection,
     SessionDep,
     SettingsDep,
+    WorkflowId,
 )
 from service.errors import (
     CycleDetectedError,
@@ -45,7 +46,6 @@ from service.validation import ValidationReport, build_report
 
 router = APIRouter(prefix="/workflows/{workflow_id}", tags=["graph"], route_class=JsonBodyRoute)
 
-WorkflowId = Annotated[uuid.UUID, Path(description="The workflow's UUID.")]
 MERMAID_MEDIA_TYPE = "text/vnd.mermaid"
 JSON_MEDIA_TYPE = "application/json"
 VARY_HEADER = {

@@ -3,9 +3,17 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from service.deps import CurrentUser, IfMatch, IfNoneMatch, ReadConnection, SessionDep
+from service.deps import (
+    CurrentUser,
+    IfMatch,
+    IfNoneMatch,
+    ReadConnection,
+    SessionDep,
+    WorkflowDep,
+    WorkflowId,
+)
 from service.errors import (
     NotDeletedError,
     NotFoundError,
@@ -33,7 +41,6 @@ from service.responses import (
 
 router = APIRouter(prefix="/workflows", tags=["workflows"], route_class=JsonBodyRoute)
 
-WorkflowId = Annotated[uuid.UUID, Path(description="The workflow's UUID.")]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1-100).")]
 CursorParam = Annotated[
     str | None, Query(max_length=512, description="Opaque cursor from `next_cursor`.")
@@ -112,19 +119,11 @@ async def create_workflow(
         **error_responses(NotFoundError),
     },
 )
-async def get_workflow(
-    workflow_id: WorkflowId,
-    user_id: CurrentUser,
-    connection: ReadConnection,
-    if_none_match: IfNoneMatch = None,
-) -> Response:
+async def get_workflow(workflow: WorkflowDep, if_none_match: IfNoneMatch = None) -> Response:
     """One live workflow; 304 when If-None-Match names its current version."""
-    found = await workflows.get_workflow(connection, user_id, workflow_id)
-    if found is None:
-        raise NotFoundError(f"Workflow {workflow_id} not found.")
-    if none_match(if_none_match, found.version):
-        return not_modified(found.version)
-    return json_response(found.body, version=found.version)
+    if none_match(if_none_match, workflow.version):
+        return not_modified(workflow.version)
+    return json_response(workflow.body, version=workflow.version)
 
 
 @router.patch(
