@@ -220,6 +220,7 @@ def design_variants(
             start=server(
                 service_command, {"LARGE_BODY_CONCURRENCY": "64"}, "variant-unqueued-bodies"
             ),
+            start_shipped=server(service_command, {}, "variant-shipped-fresh"),
         ),
         Variant(
             "V4",

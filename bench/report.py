@@ -273,11 +273,18 @@ def growth_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def rss_pair(peaks: dict[str, Any]) -> str:
+    """Peak RSS shipped / undone, where both came from fresh servers (else a dash)."""
+    if not peaks.get("comparable"):
+        return "-"
+    return f"{cell(peaks['shipped'], 1)} / {cell(peaks['variant'], 1)}"
+
+
 def variants_table(variants: list[dict[str, Any]]) -> str:
     """Before/after figures of design choices, as Markdown."""
     lines = [
         "| Design choice (shipped) | Undone as | Workload | req/s shipped / undone | req/s bought"
-        " | server CPU ms/request shipped / undone | CPU bought | peak RSS MiB shipped / undone |",
+        " | server CPU ms/request shipped / undone | CPU bought | peak RSS MiB (fresh servers) |",
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for variant in variants:
@@ -289,8 +296,7 @@ def variants_table(variants: list[dict[str, Any]]) -> str:
                 f" | {cell(figures['shipped_server_cpu_ms_per_request'], 3)}"
                 f" / {cell(figures['variant_server_cpu_ms_per_request'], 3)}"
                 f" | {figures['cpu_gain']:+.0%}"
-                f" | {cell(figures['peak_rss_mib']['shipped'], 1)}"
-                f" / {cell(figures['peak_rss_mib']['variant'], 1)} |"
+                f" | {rss_pair(figures['peak_rss_mib'])} |"
             )
     return "\n".join(lines)
 

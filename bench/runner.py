@@ -54,6 +54,9 @@ class Variant:
     reference: str  # "service" or "baseline"
     start: Callable[[], Server] | None = None  # a differently configured server, if any
     path_prefix: str = ""  # or the same server on other paths
+    # A fresh server as shipped to compare with, for memory: the long-running one keeps the
+    # RSS of every earlier workload, so only two fresh processes compare peak RSS.
+    start_shipped: Callable[[], Server] | None = None
 
 
 def log(message: str) -> None:
@@ -287,6 +290,11 @@ class Runner:
         variant_server = variant.start() if variant.start is not None else None
         if variant_server is not None:
             self.servers["variant"] = variant_server
+        shipped_server = variant.start_shipped() if variant.start_shipped is not None else None
+        reference = variant.reference
+        if shipped_server is not None:
+            reference = "shipped"
+            self.servers[reference] = shipped_server
         try:
             for key in variant.workloads:
                 workload = workloads.get(key)
@@ -299,7 +307,7 @@ class Runner:
                     shipped.append(
                         self.measure(
                             workload,
-                            variant.reference,
+                            reference,
                             connections=self.options.connections,
                             seconds=self.options.variant_seconds,
                         )
@@ -325,10 +333,12 @@ class Runner:
                     "peak_rss_mib": {
                         "shipped": max(run["peak_rss_mib"] for run in shipped),
                         "variant": max(run["peak_rss_mib"] for run in undone),
+                        "comparable": shipped_server is not None,
                     },
                 }
         finally:
-            if variant_server is not None:
-                variant_server.stop()
-                del self.servers["variant"]
+            for name, started in (("variant", variant_server), ("shipped", shipped_server)):
+                if started is not None:
+                    started.stop()
+                    del self.servers[name]
         return outcome
