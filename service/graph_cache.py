@@ -39,3 +39,11 @@ class RenderedGraphs:
         while self.size > self.max_bytes:
             _workflow_id, (_version, dropped) = self._entries.popitem(last=False)
             self.size -= len(dropped)
+
+    async def put_async(self, workflow_id: uuid.UUID, version: int, body: bytes) -> None:
+        """`put` as a background task that runs on the event loop.
+
+        Starlette runs a sync background task on a worker thread, where it would race the
+        event loop's reads of this unsynchronized cache (and cost a thread hop per save).
+        """
+        self.put(workflow_id, version, body)

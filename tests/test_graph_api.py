@@ -2,6 +2,7 @@
 
 import asyncio
 import itertools
+import threading
 import uuid
 from typing import Any
 
@@ -10,6 +11,7 @@ import psycopg
 import pytest
 
 from service.db import psycopg_conninfo
+from service.graph_cache import RenderedGraphs
 from service.models import EdgeCreate, NodeCreate
 from service.models.graph import GraphEdgeIn, GraphNodeIn
 from service.repositories import graph as graph_repository
@@ -436,6 +438,24 @@ async def test_get_graph_answers_304_for_the_current_version(client: httpx.Async
 
     assert (cached.status_code, cached.headers["etag"], cached.content) == (304, '"2"', b"")
     assert stale.status_code == 200
+
+
+async def test_a_save_keeps_its_rendering_from_the_event_loop_thread(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache has no lock: a save must store into it on the thread that reads it."""
+    kept: list[tuple[int, threading.Thread]] = []
+    original_put = RenderedGraphs.put
+
+    def recording_put(cache: RenderedGraphs, key: uuid.UUID, version: int, body: bytes) -> None:
+        kept.append((version, threading.current_thread()))
+        original_put(cache, key, version, body)
+
+    monkeypatch.setattr(RenderedGraphs, "put", recording_put)
+    workflow = await create_workflow(client)
+    await put_graph(client, workflow, [node("A")], [])
+
+    assert kept == [(2, threading.current_thread())]
 
 
 class StatementCounter:

@@ -237,7 +237,7 @@ async def replace_graph(
     # Keep the new rendering for the next GET, but only once committed: background tasks run
     # after the response, which is sent after the unit of work commits.
     rendered: RenderedGraphs = request.app.state.rendered_graphs
-    background.add_task(rendered.put, workflow_id, saved.version, saved.body.encode())
+    background.add_task(rendered.put_async, workflow_id, saved.version, saved.body.encode())
     return json_response(answer, version=saved.version)
 
 
