@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from service.auth import VerifiedTokens
 from service.config import Settings
-from service.errors import NotFoundError, PreconditionRequiredError, UnauthorizedError
+from service.errors import PreconditionRequiredError, UnauthorizedError, workflow_not_found
 from service.preconditions import Precondition
 from service.repositories import users, workflows
 from service.repositories.owned_rows import VersionedJson
@@ -77,10 +77,11 @@ class BearerUser(SecurityBase):
     async def __call__(self, request: Request) -> uuid.UUID:
         """Verify the token (cached) and make sure the user row exists."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise UnauthorizedError("A bearer token is required.", token_sent=False)
         verified_tokens: VerifiedTokens = request.app.state.verified_tokens
-        user_id = verified_tokens.user_id(token.strip(), request.app.state.settings)
+        user_id = verified_tokens.user_id(token, request.app.state.settings)
         known: OrderedDict[uuid.UUID, None] = request.app.state.known_users
         if user_id in known:
             known.move_to_end(user_id)
@@ -107,7 +108,7 @@ async def live_workflow(
     async with pool.connection() as connection:
         found = await workflows.get_workflow(connection, user_id, workflow_id)
     if found is None:
-        raise NotFoundError(f"Workflow {workflow_id} not found.")
+        raise workflow_not_found(workflow_id)
     return found
 
 

@@ -113,6 +113,11 @@ class NotFoundError(ProblemError):
     status, code, title = 404, "NOT_FOUND", "Not found"
 
 
+def workflow_not_found(workflow_id: uuid.UUID) -> NotFoundError:
+    """The 404 for a workflow the caller cannot see."""
+    return NotFoundError(f"Workflow {workflow_id} not found.")
+
+
 class MethodNotAllowedError(ProblemError):
     """The resource exists but not with this method."""
 

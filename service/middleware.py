@@ -1,6 +1,7 @@
 """ASGI middleware: request body limit and JSON content type, enforced before routing."""
 
 import asyncio
+import contextlib
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,10 +55,8 @@ class RequestBodyMiddleware:
         except ProblemError as error:
             await problem_response(error)(scope, receive, send)
             return
-        if len(body) <= self.large_body_bytes:
-            await self.app(scope, _replay(body, receive), send)
-            return
-        async with self.large_body_slots:
+        large = len(body) > self.large_body_bytes
+        async with self.large_body_slots if large else contextlib.nullcontext():
             await self.app(scope, _replay(body, receive), send)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:

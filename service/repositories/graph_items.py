@@ -20,6 +20,7 @@ from service.errors import (
     ValidationError,
     VersionMismatchError,
     json_pointer,
+    workflow_not_found,
 )
 from service.pagination import Cursor, SortKey, split_page
 from service.preconditions import Precondition
@@ -302,7 +303,7 @@ async def refusal(
     """Why a write matched nothing: no workflow, a stale If-Match, or no such item."""
     version = await current_version(connection, owner_id, workflow_id, deleted=False)
     if version is None:
-        return NotFoundError(f"Workflow {workflow_id} not found.")
+        return workflow_not_found(workflow_id)
     if precondition is not None and not precondition.matches(version):
         return VersionMismatchError(version)
     return NotFoundError(f"{table.label} {item_id} not found.")

@@ -28,6 +28,7 @@ from service.errors import (
     PreconditionRequiredError,
     VersionMismatchError,
     error_responses,
+    workflow_not_found,
 )
 from service.graph_cache import RenderedGraphs
 from service.json_body import JsonBodyRoute
@@ -68,11 +69,6 @@ def collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def workflow_not_found(workflow_id: uuid.UUID) -> NotFoundError:
-    """The 404 for a workflow the caller cannot see."""
-    return NotFoundError(f"Workflow {workflow_id} not found.")
 
 
 def accept_quality(accept: str, media_type: str) -> float:

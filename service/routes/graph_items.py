@@ -6,7 +6,7 @@ from fastapi import Request, Response
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from service.deps import ReadConnection, SessionDep
-from service.errors import NotFoundError, ValidationError, error_responses
+from service.errors import NotFoundError, ValidationError, error_responses, workflow_not_found
 from service.pagination import page_json
 from service.preconditions import Precondition, etag, none_match
 from service.repositories import graph_items
@@ -73,7 +73,7 @@ async def list_page(
     """One page of a workflow's nodes or edges, with the workflow's ETag."""
     page = await graph_items.list_items(connection, table, user_id, workflow_id, limit, cursor)
     if page is None:
-        raise NotFoundError(f"Workflow {workflow_id} not found.")
+        raise workflow_not_found(workflow_id)
     response = page_response(request, page_json(page.items, page.next_cursor), page.next_cursor)
     response.headers["ETag"] = etag(page.version)
     return response
