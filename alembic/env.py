@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-import service.models  # noqa: F401  (registers every table on SQLModel.metadata)
+import service.tables  # noqa: F401  (registers every table on SQLModel.metadata)
 from service.db import migration_url
 
 config = context.config

@@ -31,7 +31,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from service.db import psycopg_conninfo
-from service.models import EdgePublic, NodePublic, WorkflowPublic
+from service.graph.edges.models import EdgePublic
+from service.graph.nodes.models import NodePublic
+from service.workflows.models import WorkflowPublic
 
 WORKFLOW_FIELDS = (
     "'id', w.id, 'deleted_at', w.deleted_at, 'created_at', w.created_at,"

@@ -14,9 +14,10 @@ from psycopg_pool import AsyncConnectionPool
 from service.auth import VerifiedTokens
 from service.config import Settings
 from service.errors import PreconditionRequiredError, UnauthorizedError, workflow_not_found
+from service.owned_rows import VersionedJson
 from service.preconditions import Precondition
-from service.repositories import users, workflows
-from service.repositories.owned_rows import VersionedJson
+from service.users import repository as users
+from service.workflows import repository as workflows
 
 KNOWN_USERS_LIMIT = 100_000
 

@@ -14,6 +14,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service import metrics, probes
 from service.auth import VerifiedTokens
 from service.config import Settings, get_settings
 from service.db import check_idle_connections, create_pool, resolve_database_url
@@ -29,12 +30,18 @@ from service.errors import (
     ValidationError,
     json_pointer,
 )
-from service.graph_cache import RenderedGraphs
+from service.graph import routes as graph
+from service.graph.cache import RenderedGraphs
+from service.graph.edges import routes as edges
+from service.graph.nodes import routes as nodes
 from service.middleware import RequestBodyMiddleware
 from service.observability import install_observability, record_problem
 from service.openapi import PATH_PARAMETER, install_openapi
 from service.problem_response import problem_response
-from service.routes import agents, edges, graph, health, me, metrics, nodes, tools, workflows
+from service.registry import agent_routes as agents
+from service.registry import tool_routes as tools
+from service.users import routes as me
+from service.workflows import routes as workflows
 
 API_PREFIX = "/api/v1"
 
@@ -70,7 +77,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.known_users = OrderedDict()
     app.state.verified_tokens = VerifiedTokens()
     app.state.rendered_graphs = RenderedGraphs(settings.graph_cache_bytes)
-    app.include_router(health.router)
+    app.include_router(probes.router)
     app.include_router(metrics.router)
     api_routers = (
         me.router,

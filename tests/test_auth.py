@@ -22,7 +22,7 @@ from service.__main__ import main
 from service.config import Settings, get_settings
 from service.main import create_app
 from tests.conftest import TEST_SECRET
-from tests.test_workflows_api import assert_problem
+from tests.workflows.test_workflows_api import assert_problem
 
 ME = "/api/v1/me"
 OMIT = object()

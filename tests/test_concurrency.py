@@ -12,7 +12,7 @@ import pytest
 from service.auth import issue_token
 from service.config import Settings
 from tests.live_server import live_server
-from tests.test_workflows_api import if_match
+from tests.workflows.test_workflows_api import if_match
 
 WRITERS = 16
 BODIES = {

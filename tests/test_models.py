@@ -13,18 +13,12 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
-from service.models import (
-    Agent,
-    Edge,
-    ModelProvider,
-    Node,
-    NodeType,
-    Tool,
-    ToolType,
-    User,
-    Workflow,
-    select_live,
-)
+from service.graph.edges.models import Edge
+from service.graph.nodes.models import Node
+from service.registry.models import Agent, Tool
+from service.shared_models import ModelProvider, NodeType, ToolType, select_live
+from service.users.models import User
+from service.workflows.models import Workflow
 
 # Factories
 

@@ -1,0 +1,1 @@
+"""The workflow graph: nodes, edges, whole-graph reads and saves, and the graph rules."""

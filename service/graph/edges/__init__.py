@@ -1,0 +1,1 @@
+"""A workflow's edges: model, data access and routes."""

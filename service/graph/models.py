@@ -1,0 +1,135 @@
+"""Whole-graph schemas: load and save a workflow's nodes and edges in one document."""
+
+import uuid
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, PlainValidator
+from sqlmodel import Field, SQLModel
+
+from service.graph.edges.models import EdgeCreate, EdgePublic
+from service.graph.nodes.models import NodeCreate, NodePublic
+from service.shared_models import PUBLIC_CONFIG, Name
+from service.workflows.models import WorkflowPublic
+
+CLIENT_ID_DESCRIPTION = (
+    "Client-chosen UUID: an id of this workflow updates that item, a new one creates it "
+    "with that id; a new id is generated when omitted."
+)
+
+
+class GraphFormat(StrEnum):
+    """Representations of GET .../graph."""
+
+    JSON = "json"
+    MERMAID = "mermaid"
+
+
+class GraphNodeIn(NodeCreate):
+    """A node of a saved graph, with an optional client-chosen id."""
+
+    # SQLModel's __init__ makes pydantic build nested items through it, which runs the model
+    # validators twice per item; these schemas are never table rows, so pydantic's own is enough.
+    __init__ = BaseModel.__init__
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, description=CLIENT_ID_DESCRIPTION)
+
+
+class GraphEdgeIn(EdgeCreate):
+    """An edge of a saved graph, with an optional client-chosen id; endpoints are node ids."""
+
+    __init__ = BaseModel.__init__
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, description=CLIENT_ID_DESCRIPTION)
+
+
+class GraphIn(SQLModel):
+    """Body of PUT .../graph: the whole graph; stored items missing from it are deleted."""
+
+    nodes: list[GraphNodeIn]
+    edges: list[GraphEdgeIn]
+
+
+def _checked_by_the_route(value: Any) -> Any:
+    """Pass the body through; the route validates it item by item to report every problem."""
+    return value
+
+
+GraphPayload = Annotated[Any, PlainValidator(_checked_by_the_route, json_schema_input_type=GraphIn)]
+
+
+class GraphPublic(WorkflowPublic):
+    """A workflow with all its nodes and edges (ordered by creation time, then id)."""
+
+    model_config = PUBLIC_CONFIG
+
+    nodes: list[NodePublic]
+    edges: list[EdgePublic]
+
+
+class ChangeCounts(SQLModel):
+    """How many items of one kind a save created, changed and deleted."""
+
+    model_config = PUBLIC_CONFIG
+
+    created: int = Field(ge=0)
+    updated: int = Field(ge=0, description="Only items whose stored fields actually changed.")
+    deleted: int = Field(ge=0)
+
+
+class GraphChanges(SQLModel):
+    """What a graph save did to nodes and edges."""
+
+    model_config = PUBLIC_CONFIG
+
+    nodes: ChangeCounts
+    edges: ChangeCounts
+
+
+class GraphSaveResult(GraphPublic):
+    """The saved graph and what the save changed."""
+
+    model_config = PUBLIC_CONFIG
+
+    changes: GraphChanges
+
+
+class DuplicateIn(SQLModel):
+    """Body of POST .../duplicate (optional)."""
+
+    name: Name | None = Field(
+        default=None, description='Name of the copy; "Copy of <name>" when omitted.'
+    )
+
+
+class StoredNode(SQLModel):
+    """The stored fields of a node that validation and Mermaid rendering read."""
+
+    id: uuid.UUID
+    name: str
+    node_type: str
+    config: dict[str, Any]
+    tool_id: uuid.UUID | None
+    agent_id: uuid.UUID | None
+
+
+class StoredEdge(SQLModel):
+    """The stored fields of an edge that validation and Mermaid rendering read."""
+
+    id: uuid.UUID
+    source_node_id: uuid.UUID
+    target_node_id: uuid.UUID
+    source_handle: str | None
+    target_handle: str | None
+    label: str | None
+
+
+class StoredGraph(SQLModel):
+    """A stored graph for validation and rendering, with the caller's usable references."""
+
+    version: int
+    name: str
+    nodes: list[StoredNode]
+    edges: list[StoredEdge]
+    usable_tool_ids: set[uuid.UUID] = Field(default_factory=set)
+    usable_agent_ids: set[uuid.UUID] = Field(default_factory=set)

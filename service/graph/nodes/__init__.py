@@ -1,0 +1,1 @@
+"""A workflow's nodes: model, data access and routes."""

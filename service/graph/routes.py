@@ -1,0 +1,297 @@
+"""Whole-graph operations: load and save, duplicate, validation report, Mermaid."""
+
+import gc
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Body, Query, Request, Response, status
+from psycopg import AsyncConnection
+
+from service.deps import (
+    CurrentUser,
+    IfMatch,
+    IfNoneMatch,
+    PoolDep,
+    ReadConnection,
+    SessionDep,
+    SettingsDep,
+    WorkflowId,
+)
+from service.errors import (
+    CycleDetectedError,
+    GraphTooLargeError,
+    NotAcceptableError,
+    NotFoundError,
+    PreconditionRequiredError,
+    VersionMismatchError,
+    error_responses,
+    workflow_not_found,
+)
+from service.graph import repository as graph
+from service.graph import rules as graph_checks
+from service.graph.cache import RenderedGraphs
+from service.graph.mermaid import render_mermaid
+from service.graph.models import (
+    DuplicateIn,
+    GraphFormat,
+    GraphPayload,
+    GraphPublic,
+    GraphSaveResult,
+)
+from service.graph.validation import ValidationReport, build_report
+from service.json_body import JsonBodyRoute
+from service.preconditions import etag, none_match
+from service.responses import ETAG_HEADER, LOCATION_HEADER, json_response, not_modified, success
+from service.workflows import repository as workflows
+
+router = APIRouter(prefix="/workflows/{workflow_id}", tags=["graph"], route_class=JsonBodyRoute)
+
+MERMAID_MEDIA_TYPE = "text/vnd.mermaid"
+JSON_MEDIA_TYPE = "application/json"
+VARY_HEADER = {
+    "Vary": {
+        "description": "`Accept`: the representation is negotiated.",
+        "schema": {"type": "string"},
+    }
+}
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a burst of allocations that form no cycles."""
+    # Validating a large graph allocates ~10 objects per item; each collection it triggers
+    # walks the whole heap, which costs more than the validation itself. No await inside.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def accept_quality(accept: str, media_type: str) -> float:
+    """The q-value `accept` gives `media_type`, from its most specific matching range."""
+    kind = media_type.split("/", 1)[0]
+    best: tuple[int, float] = (-1, 0.0)
+    for element in accept.split(","):
+        media_range, *parameters = (part.strip().lower() for part in element.split(";"))
+        specificity = {media_type: 2, f"{kind}/*": 1, "*/*": 0}.get(media_range)
+        if specificity is None or specificity < best[0]:
+            continue
+        best = (specificity, _quality(parameters))
+    return best[1]
+
+
+def _quality(parameters: list[str]) -> float:
+    """The q parameter of a media range (1 when absent, 0 when unreadable)."""
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip() == "q":
+            try:
+                return min(max(float(value), 0.0), 1.0)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def wants_mermaid(output_format: GraphFormat | None, accept: str | None) -> bool:
+    """Whether to answer Mermaid: `format` decides, else Accept (JSON on a tie); 406 if neither."""
+    if output_format is not None:
+        return output_format is GraphFormat.MERMAID
+    if not accept or not accept.strip():
+        return False
+    mermaid_quality = accept_quality(accept, MERMAID_MEDIA_TYPE)
+    json_quality = accept_quality(accept, JSON_MEDIA_TYPE)
+    if mermaid_quality == 0 and json_quality == 0:
+        raise NotAcceptableError(f"Available: {JSON_MEDIA_TYPE}, {MERMAID_MEDIA_TYPE}.")
+    return mermaid_quality > json_quality
+
+
+GRAPH_CONTENT = {MERMAID_MEDIA_TYPE: {"schema": {"type": "string"}}}
+
+
+@router.get(
+    "/graph",
+    operation_id="get_graph",
+    response_model=GraphPublic,
+    summary="Read the whole graph",
+    responses={
+        200: {
+            **success(
+                "The workflow with its nodes and edges, or Mermaid text.",
+                {**ETAG_HEADER, **VARY_HEADER},
+            ),
+            "content": GRAPH_CONTENT,
+        },
+        304: {"description": "Not modified (If-None-Match matched)."},
+        **error_responses(NotFoundError, NotAcceptableError),
+    },
+)
+async def get_graph(
+    request: Request,
+    workflow_id: WorkflowId,
+    user_id: CurrentUser,
+    connection: ReadConnection,
+    pool: PoolDep,
+    output_format: Annotated[
+        GraphFormat | None,
+        Query(alias="format", description="`mermaid` for a Mermaid flowchart; wins over Accept."),
+    ] = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """The workflow, nodes and edges in one document (one SQL statement), or Mermaid text.
+
+    `Accept: text/vnd.mermaid` or `?format=mermaid` asks for Mermaid; both share the ETag.
+    """
+    if wants_mermaid(output_format, request.headers.get("accept")):
+        return await mermaid_response(connection, user_id, workflow_id, if_none_match)
+    version = await workflows.current_version(connection, user_id, workflow_id, deleted=False)
+    if version is None:
+        raise workflow_not_found(workflow_id)
+    if none_match(if_none_match, version):
+        return negotiated(not_modified(version))
+    rendered: RenderedGraphs = request.app.state.rendered_graphs
+    body = rendered.get(workflow_id, version)
+    if body is None:
+        found = await graph.get_graph_in_parallel(connection, pool, user_id, workflow_id)
+        if found is None:  # deleted in between
+            raise workflow_not_found(workflow_id)
+        version, body = found.version, found.body.encode()
+        rendered.put(workflow_id, version, body)
+    return negotiated(json_response(body, version=version))
+
+
+def negotiated(response: Response) -> Response:
+    """Mark a response as chosen by the Accept header."""
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+async def mermaid_response(
+    connection: AsyncConnection[Any],
+    user_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    if_none_match: str | None,
+) -> Response:
+    """The stored graph as a Mermaid flowchart."""
+    stored = await graph.get_stored_graph(connection, user_id, workflow_id)
+    if stored is None:
+        raise workflow_not_found(workflow_id)
+    if none_match(if_none_match, stored.version):
+        return negotiated(not_modified(stored.version))
+    text = render_mermaid(stored.name, stored.nodes, stored.edges)
+    headers = {"ETag": etag(stored.version)}
+    return negotiated(Response(text, media_type=MERMAID_MEDIA_TYPE, headers=headers))
+
+
+@router.put(
+    "/graph",
+    operation_id="replace_graph",
+    response_model=GraphSaveResult,
+    summary="Replace the whole graph",
+    responses={
+        200: success("Saved; the version rose by one.", ETAG_HEADER),
+        **error_responses(
+            NotFoundError,
+            PreconditionRequiredError,
+            VersionMismatchError,
+            GraphTooLargeError,
+            CycleDetectedError,
+        ),
+    },
+)
+async def replace_graph(
+    request: Request,
+    background: BackgroundTasks,
+    workflow_id: WorkflowId,
+    user_id: CurrentUser,
+    session: SessionDep,
+    precondition: IfMatch,
+    settings: SettingsDep,
+    payload: Annotated[GraphPayload, Body()],
+) -> Response:
+    """Make the body the whole graph: ids kept, new ids created, missing items deleted.
+
+    Every item problem is reported at once (422) before anything is written; a cycle is 409;
+    then If-Match is checked and the version raised.
+    """
+    graph_checks.check_size(
+        payload, settings.max_nodes_per_workflow, settings.max_edges_per_workflow
+    )
+    with collector_paused():
+        submitted = graph_checks.parse_graph(payload)
+    facts = await graph.stored_facts(session, user_id, workflow_id, submitted)
+    with collector_paused():
+        graph_checks.check_graph(submitted, facts)
+    # The body is judged before the precondition, as FastAPI judges declared bodies: an
+    # invalid document is 422 whatever the version; a stale valid one is 412.
+    await workflows.update_workflow(session, user_id, workflow_id, precondition, {})
+    changes = await graph.save_graph(session, workflow_id, submitted)
+    saved, answer = await graph.get_saved_graph(session, user_id, workflow_id, changes)
+    # Keep the new rendering for the next GET, but only once committed: background tasks run
+    # after the response, which is sent after the unit of work commits.
+    rendered: RenderedGraphs = request.app.state.rendered_graphs
+    background.add_task(rendered.put_async, workflow_id, saved.version, saved.body.encode())
+    return json_response(answer, version=saved.version)
+
+
+@router.post(
+    "/duplicate",
+    operation_id="duplicate_workflow",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GraphPublic,
+    summary="Duplicate a workflow with its graph",
+    responses={
+        201: success("The copy at version 1.", {**ETAG_HEADER, **LOCATION_HEADER}),
+        **error_responses(NotFoundError),
+    },
+)
+async def duplicate_workflow(
+    request: Request,
+    workflow_id: WorkflowId,
+    user_id: CurrentUser,
+    session: SessionDep,
+    duplicate_in: Annotated[DuplicateIn | None, Body()] = None,
+) -> Response:
+    """Copy the workflow, its nodes and edges under new ids (no If-Match: the original is read)."""
+    name = None if duplicate_in is None else duplicate_in.name
+    copy_id = await graph.duplicate_workflow(session, user_id, workflow_id, name)
+    if copy_id is None:
+        raise workflow_not_found(workflow_id)
+    copied = await graph.get_graph(session, user_id, copy_id)
+    assert copied is not None
+    location = str(request.url_for("get_workflow", workflow_id=str(copy_id)))
+    return json_response(copied.body, version=copied.version, status_code=201, location=location)
+
+
+@router.get(
+    "/validation",
+    operation_id="validate_workflow",
+    response_model=ValidationReport,
+    summary="Validate the stored graph",
+    responses={
+        200: success("The validation report.", ETAG_HEADER),
+        **error_responses(NotFoundError),
+    },
+)
+async def validate_workflow(
+    workflow_id: WorkflowId, user_id: CurrentUser, connection: ReadConnection, settings: SettingsDep
+) -> Response:
+    """Structural and reference issues, execution order and layers of the stored graph.
+
+    No 304: the report also depends on the caller's tools and agents, which the ETag ignores.
+    """
+    stored = await graph.get_stored_graph(connection, user_id, workflow_id)
+    if stored is None:
+        raise workflow_not_found(workflow_id)
+    report = build_report(
+        stored.nodes,
+        stored.edges,
+        usable_tool_ids=stored.usable_tool_ids,
+        usable_agent_ids=stored.usable_agent_ids,
+        warn_dead_ends=settings.warn_dead_ends,
+    )
+    return json_response(report.model_dump_json(), version=stored.version)

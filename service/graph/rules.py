@@ -1,0 +1,223 @@
+"""Write-time checks of a whole submitted graph (pure: the stored facts are passed in)."""
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from service.errors import CycleDetectedError, GraphTooLargeError, ValidationError, json_pointer
+from service.graph.dag import find_cycle
+from service.graph.models import GraphEdgeIn, GraphIn, GraphNodeIn
+
+Problem = dict[str, str]
+Connection = tuple[int, int, str | None, str | None]
+SECTION_ORDER = {"nodes": 0, "edges": 1}
+Item = TypeVar("Item")
+NODE_ADAPTER = TypeAdapter(GraphNodeIn)
+EDGE_ADAPTER = TypeAdapter(GraphEdgeIn)
+
+
+@dataclass
+class SubmittedGraph:
+    """The valid items of a submitted graph by body position, and the field problems found."""
+
+    nodes: dict[int, GraphNodeIn]
+    edges: dict[int, GraphEdgeIn]
+    node_ids: set[uuid.UUID]
+    problems: list[Problem] = field(default_factory=list)
+
+    def tool_ids(self) -> set[uuid.UUID]:
+        """Tools the submitted nodes reference."""
+        return {node.tool_id for node in self.nodes.values() if node.tool_id is not None}
+
+    def agent_ids(self) -> set[uuid.UUID]:
+        """Agents the submitted nodes reference."""
+        return {node.agent_id for node in self.nodes.values() if node.agent_id is not None}
+
+    def edge_ids(self) -> set[uuid.UUID]:
+        """Ids of the valid submitted edges."""
+        return {edge.id for edge in self.edges.values()}
+
+
+@dataclass(frozen=True)
+class StoredFacts:
+    """What the database says about the ids a submitted graph uses."""
+
+    usable_tool_ids: frozenset[uuid.UUID]
+    usable_agent_ids: frozenset[uuid.UUID]
+    foreign_node_ids: frozenset[uuid.UUID]
+    foreign_edge_ids: frozenset[uuid.UUID]
+
+
+def problem(pointer: str, detail: str) -> Problem:
+    """One located problem of the VALIDATION_ERROR body."""
+    return {"pointer": pointer, "detail": detail}
+
+
+def check_size(payload: Any, max_nodes: int, max_edges: int) -> None:
+    """Refuse a graph over the size limits before validating its items (GRAPH_TOO_LARGE)."""
+    if not isinstance(payload, dict):
+        return
+    node_count = _list_length(payload.get("nodes"))
+    edge_count = _list_length(payload.get("edges"))
+    if node_count > max_nodes or edge_count > max_edges:
+        raise GraphTooLargeError(
+            f"A workflow may have at most {max_nodes} nodes and {max_edges} edges; "
+            f"this graph has {node_count} nodes and {edge_count} edges."
+        )
+
+
+def _list_length(value: Any) -> int:
+    """The length of a JSON array, 0 for anything else."""
+    return len(value) if isinstance(value, list) else 0
+
+
+def parse_graph(payload: Any) -> SubmittedGraph:
+    """Validate the body; on field errors keep the valid items so every problem is reported."""
+    try:
+        graph = GraphIn.model_validate(payload)
+    except PydanticValidationError as error:
+        problems = [
+            problem(json_pointer(*item["loc"]), str(item["msg"])) for item in error.errors()
+        ]
+        return _valid_items(payload, problems)
+    nodes = dict(enumerate(graph.nodes))
+    node_ids = {node.id for node in graph.nodes}
+    return SubmittedGraph(nodes, dict(enumerate(graph.edges)), node_ids)
+
+
+def _valid_items(payload: Any, problems: list[Problem]) -> SubmittedGraph:
+    """The items that are valid on their own, for the checks that need them (slow path)."""
+    raw_nodes = _raw_list(payload, "nodes")
+    nodes = _validate_each(NODE_ADAPTER, raw_nodes)
+    edges = _validate_each(EDGE_ADAPTER, _raw_list(payload, "edges"))
+    # Ids of invalid nodes still count as submitted, so edges to them are not reported too.
+    node_ids = {node.id for node in nodes.values()} | _raw_ids(raw_nodes)
+    return SubmittedGraph(nodes, edges, node_ids, problems)
+
+
+def _raw_list(payload: Any, key: str) -> list[Any]:
+    """The JSON array under `key` of an unvalidated body, [] when there is none."""
+    value = payload.get(key) if isinstance(payload, dict) else None
+    return value if isinstance(value, list) else []
+
+
+def _validate_each(adapter: TypeAdapter[Item], items: list[Any]) -> dict[int, Item]:
+    """The items that validate, by position."""
+    valid: dict[int, Item] = {}
+    for position, item in enumerate(items):
+        try:
+            valid[position] = adapter.validate_python(item)
+        except PydanticValidationError:
+            continue
+    return valid
+
+
+def _raw_ids(items: list[Any]) -> set[uuid.UUID]:
+    """The well-formed `id`s of unvalidated items."""
+    ids = set()
+    for item in items:
+        try:
+            ids.add(uuid.UUID(str(item["id"])))
+        except (TypeError, KeyError, ValueError):
+            continue
+    return ids
+
+
+# The checks key dicts and sets by `UUID.int`: hashing a UUID object runs Python code.
+
+
+def node_problems(graph: SubmittedGraph, facts: StoredFacts) -> list[Problem]:
+    """Duplicate or foreign ids, and references to tools or agents the caller cannot use."""
+    problems: list[Problem] = []
+    first_position: dict[int, int] = {}
+    foreign = {item_id.int for item_id in facts.foreign_node_ids}
+    for position, node in graph.nodes.items():
+        problems += _id_problems("nodes", position, node.id, first_position, foreign)
+        if node.tool_id is not None and node.tool_id not in facts.usable_tool_ids:
+            detail = f"Tool {node.tool_id} is not one of your tools."
+            problems.append(problem(f"/nodes/{position}/tool_id", detail))
+        if node.agent_id is not None and node.agent_id not in facts.usable_agent_ids:
+            detail = f"Agent {node.agent_id} is not one of your agents."
+            problems.append(problem(f"/nodes/{position}/agent_id", detail))
+    return problems
+
+
+def _id_problems(
+    section: str, position: int, item_id: uuid.UUID, first: dict[int, int], foreign: set[int]
+) -> list[Problem]:
+    """An id repeated in the body, or owned by another workflow; records its first position."""
+    first_position = first.setdefault(item_id.int, position)
+    if first_position != position:
+        detail = f"Duplicate id {item_id}, first used by /{section}/{first_position}."
+        return [problem(f"/{section}/{position}/id", detail)]
+    if item_id.int in foreign:
+        detail = f"The id {item_id} belongs to another workflow."
+        return [problem(f"/{section}/{position}/id", detail)]
+    return []
+
+
+def edge_problems(graph: SubmittedGraph, facts: StoredFacts) -> list[Problem]:
+    """Duplicate or foreign ids, unknown endpoints, self loops and repeated connections."""
+    problems: list[Problem] = []
+    first_position: dict[int, int] = {}
+    foreign = {item_id.int for item_id in facts.foreign_edge_ids}
+    node_keys = {node_id.int for node_id in graph.node_ids}
+    connections: dict[Connection, int] = {}
+    for position, edge in graph.edges.items():
+        problems += _id_problems("edges", position, edge.id, first_position, foreign)
+        source, target = edge.source_node_id.int, edge.target_node_id.int
+        if source not in node_keys or target not in node_keys or source == target:
+            problems += _endpoint_problems(f"/edges/{position}", edge, node_keys)
+            continue
+        connection = (source, target, edge.source_handle, edge.target_handle)
+        first = connections.setdefault(connection, position)
+        if first != position:
+            detail = f"Same connection (nodes and handles) as /edges/{first}."
+            problems.append(problem(f"/edges/{position}", detail))
+    return problems
+
+
+def _endpoint_problems(pointer: str, edge: GraphEdgeIn, node_keys: set[int]) -> list[Problem]:
+    """Endpoints outside the submitted nodes, or an edge from a node to itself."""
+    ends = {"source_node_id": edge.source_node_id, "target_node_id": edge.target_node_id}
+    problems = [
+        problem(f"{pointer}/{end}", f"Node {node_id} is not a node of the submitted graph.")
+        for end, node_id in ends.items()
+        if node_id.int not in node_keys
+    ]
+    if edge.source_node_id == edge.target_node_id:
+        detail = "An edge cannot connect a node to itself."
+        problems.append(problem(f"{pointer}/target_node_id", detail))
+    return problems
+
+
+def _problem_order(item: Problem) -> tuple[int, int]:
+    """Nodes before edges, then body position; other pointers first."""
+    parts = item["pointer"].split("/")
+    if len(parts) < 3 or parts[1] not in SECTION_ORDER or not parts[2].isdigit():
+        return (-1, 0)
+    return (SECTION_ORDER[parts[1]], int(parts[2]))
+
+
+def check_graph(graph: SubmittedGraph, facts: StoredFacts) -> None:
+    """Raise VALIDATION_ERROR listing every item problem, else CYCLE_DETECTED for a cycle."""
+    problems = graph.problems + node_problems(graph, facts) + edge_problems(graph, facts)
+    if problems:
+        problems.sort(key=_problem_order)
+        raise ValidationError(problems, detail=f"The graph has {len(problems)} problem(s).")
+    edges = [(e.source_node_id.int, e.target_node_id.int) for e in graph.edges.values()]
+    cycle = find_cycle([node.id.int for node in graph.nodes.values()], edges)
+    if cycle is not None:
+        path = [uuid.UUID(int=key) for key in cycle]
+        raise CycleDetectedError(_cycle_detail(graph.nodes.values(), path), cycle_path=path)
+
+
+def _cycle_detail(nodes: Iterable[GraphNodeIn], cycle: list[uuid.UUID]) -> str:
+    """The cycle spelled with node names."""
+    names = {node.id: node.name for node in nodes}
+    steps = " -> ".join(f'"{names[node_id]}"' for node_id in cycle)
+    return f"The graph would contain a cycle: {steps}."

@@ -1,0 +1,1 @@
+"""The tool and agent registry that nodes reference."""

@@ -1,0 +1,37 @@
+"""Tools and agents: the owner's registries, stored like workflows (versioned, soft-deletable).
+
+Every function is the generic `*_row` data access of the workflow repository; this module names
+the two tables it serves, so routes pass `TOOLS` or `AGENTS`.
+"""
+
+from service.owned_rows import (
+    ListFilter,
+    OwnedTable,
+    VersionedJson,
+    get_row,
+    insert_row,
+    list_rows,
+    patch_row,
+    purge_row,
+    restore_row,
+    soft_delete_row,
+)
+from service.registry.models import AgentPublic, ToolPublic
+
+TOOLS = OwnedTable("tools", "Tool", ToolPublic, frozenset({"config"}), node_reference="tool_id")
+AGENTS = OwnedTable("agents", "Agent", AgentPublic, frozenset({"config"}), "agent_id")
+
+__all__ = [
+    "AGENTS",
+    "TOOLS",
+    "ListFilter",
+    "OwnedTable",
+    "VersionedJson",
+    "get_row",
+    "insert_row",
+    "list_rows",
+    "patch_row",
+    "purge_row",
+    "restore_row",
+    "soft_delete_row",
+]

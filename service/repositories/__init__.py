@@ -1,1 +1,0 @@
-"""Data access: SQL per entity over one psycopg connection; never commits."""

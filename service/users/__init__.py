@@ -1,0 +1,1 @@
+"""Users known to the service (the token's subject)."""

@@ -1,0 +1,1 @@
+"""Workflows: model, data access and routes."""

@@ -1,0 +1,114 @@
+"""Workflows: named DAGs of nodes and edges, versioned as one unit."""
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Column, Index, Integer, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, Relationship, SQLModel
+
+from service.config_documents import WorkflowConfigJson
+from service.shared_models import (
+    PUBLIC_CONFIG,
+    IdMixin,
+    JsonObject,
+    SafeStr,
+    SoftDeleteMixin,
+    StrictBool,
+    TimestampsMixin,
+)
+
+if TYPE_CHECKING:
+    from service.graph.edges.models import Edge
+    from service.graph.nodes.models import Node
+
+EMPTY_JSONB = text("'{}'::jsonb")
+
+
+def jsonb_object_field(description: str) -> Any:
+    """A NOT NULL JSONB object column defaulting to {}."""
+    return Field(
+        default_factory=dict,
+        sa_type=JSONB,
+        sa_column_kwargs={"server_default": EMPTY_JSONB},
+        description=description,
+    )
+
+
+class WorkflowBase(SQLModel):
+    """Shared base of the workflow table and schemas."""
+
+    name: SafeStr = Field(min_length=1, max_length=255, schema_extra={"examples": ["BTC momentum"]})
+    description: SafeStr | None = Field(default=None, max_length=10_000, sa_type=Text)
+    config: WorkflowConfigJson = jsonb_object_field(
+        "Run settings: timeout, retry_policy, max_concurrent_nodes, error_handling; "
+        "unknown keys are kept."
+    )
+    variables: JsonObject = jsonb_object_field("Workflow variables, free-form JSON.")
+    is_active: StrictBool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+
+
+_version_column = Column("version", Integer, nullable=False, server_default=text("1"))
+
+
+class Workflow(WorkflowBase, IdMixin, TimestampsMixin, SoftDeleteMixin, table=True):
+    """The workflow row; `version` is the optimistic-lock token for it and its graph."""
+
+    __tablename__ = "workflows"
+    __table_args__ = (
+        # Serves owner lookups and the default keyset order (created_at, id) of the list.
+        Index("idx_workflows_owner", "owner_id", "created_at", "id"),
+        Index(
+            "idx_workflows_owner_active",
+            "owner_id",
+            "is_active",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index("idx_workflows_config", "config", postgresql_using="gin"),
+    )
+    __mapper_args__ = {"version_id_col": _version_column}
+
+    owner_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    version: int = Field(default=1, sa_column=_version_column)
+
+    nodes: list["Node"] = Relationship(
+        back_populates="workflow",
+        sa_relationship_kwargs={
+            "lazy": "selectin",
+            "cascade": "all, delete-orphan",
+            "passive_deletes": True,
+            "order_by": "Node.created_at",
+        },
+    )
+    edges: list["Edge"] = Relationship(
+        back_populates="workflow",
+        sa_relationship_kwargs={
+            "lazy": "selectin",
+            "cascade": "all, delete-orphan",
+            "passive_deletes": True,
+            "order_by": "Edge.created_at",
+        },
+    )
+
+
+class WorkflowCreate(WorkflowBase):
+    """Body of POST /workflows."""
+
+
+class WorkflowUpdate(SQLModel):
+    """Body of PATCH /workflows/{id}: the fields it names replace the stored ones."""
+
+    name: SafeStr = Field(default=None, min_length=1, max_length=255)
+    description: SafeStr | None = Field(default=None, max_length=10_000)
+    config: WorkflowConfigJson = Field(default=None)
+    variables: JsonObject = Field(default=None)
+    is_active: StrictBool = Field(default=None)
+
+
+class WorkflowPublic(WorkflowBase, IdMixin, TimestampsMixin, SoftDeleteMixin):
+    """A workflow as the API shows it."""
+
+    model_config = PUBLIC_CONFIG
+
+    owner_id: uuid.UUID
+    version: int = Field(ge=1, schema_extra={"examples": [3]})

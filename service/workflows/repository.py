@@ -1,0 +1,144 @@
+"""Workflows: the owned-row data access applied to the workflows table.
+
+`bump_version` starts node and edge writes: it checks If-Match and raises the version in
+one statement, and the row lock it takes holds other writers off until commit.
+"""
+
+import uuid
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from service.owned_rows import (
+    ListFilter,
+    OwnedTable,
+    VersionedJson,
+    get_row,
+    insert_row,
+    list_rows,
+    patch_row,
+    purge_row,
+    restore_row,
+    row_version,
+    soft_delete_row,
+    update_row,
+)
+from service.pagination import SortKey
+from service.preconditions import Precondition
+from service.workflows.models import WorkflowCreate, WorkflowPublic, WorkflowUpdate
+
+WORKFLOWS = OwnedTable("workflows", "Workflow", WorkflowPublic, frozenset({"config", "variables"}))
+
+
+async def get_workflow(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    *,
+    include_deleted: bool = False,
+) -> VersionedJson | None:
+    """The owner's workflow, live unless `include_deleted`."""
+    return await get_row(
+        connection, WORKFLOWS, owner_id, workflow_id, include_deleted=include_deleted
+    )
+
+
+async def create_workflow(
+    connection: AsyncConnection[Any], owner_id: uuid.UUID, workflow_in: WorkflowCreate
+) -> VersionedJson:
+    """Insert a workflow at version 1."""
+    return await insert_row(connection, WORKFLOWS, owner_id, workflow_in)
+
+
+async def current_version(
+    connection: AsyncConnection[Any], owner_id: uuid.UUID, workflow_id: uuid.UUID, *, deleted: bool
+) -> int | None:
+    """The version of the owner's live (or trashed) workflow, None if there is none."""
+    return await row_version(connection, WORKFLOWS, owner_id, workflow_id, deleted=deleted)
+
+
+async def update_workflow(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+    changes: dict[str, Any],
+    *,
+    deleted: bool = False,
+    set_sql: str = "",
+) -> VersionedJson:
+    """Apply `changes` and raise the version by one, if the precondition holds (atomically)."""
+    return await update_row(
+        connection,
+        WORKFLOWS,
+        owner_id,
+        workflow_id,
+        precondition,
+        changes,
+        deleted=deleted,
+        set_sql=set_sql,
+    )
+
+
+async def bump_version(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+) -> int:
+    """Raise a live workflow's version by one if the precondition holds; locks it until commit."""
+    updated = await update_workflow(connection, owner_id, workflow_id, precondition, {})
+    return updated.version
+
+
+async def patch_workflow(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+    workflow_in: WorkflowUpdate,
+) -> VersionedJson:
+    """Replace the named fields; the version rises even when nothing changed."""
+    return await patch_row(connection, WORKFLOWS, owner_id, workflow_id, precondition, workflow_in)
+
+
+async def soft_delete_workflow(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+) -> VersionedJson:
+    """Move the workflow to the trash (a change: the version rises)."""
+    return await soft_delete_row(connection, WORKFLOWS, owner_id, workflow_id, precondition)
+
+
+async def restore_workflow(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+) -> VersionedJson:
+    """Take the workflow out of the trash; 409 NOT_DELETED when it is live."""
+    return await restore_row(connection, WORKFLOWS, owner_id, workflow_id, precondition)
+
+
+async def purge_workflow(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+) -> None:
+    """Delete the workflow with its nodes and edges for good (live or trashed)."""
+    await purge_row(connection, WORKFLOWS, owner_id, workflow_id, precondition)
+
+
+async def list_workflows(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    filters: ListFilter,
+    sort: SortKey,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[str], str | None]:
+    """One keyset page of the owner's workflows: item JSON texts and the next cursor."""
+    return await list_rows(connection, WORKFLOWS, owner_id, filters, sort, limit, cursor)
