@@ -4,14 +4,12 @@ import math
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AllowInfNan, Strict, StringConstraints, computed_field
 from sqlalchemy import DateTime, func
-from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
-from sqlmodel.sql.expression import SelectOfScalar
 
 INT32_MAX = 2**31 - 1
 MAX_JSON_DEPTH = 32
@@ -140,23 +138,6 @@ class SoftDeleteMixin(SQLModel):
     def restore(self) -> None:
         """Take the row out of the trash."""
         self.deleted_at = None
-
-
-SoftDeletable = TypeVar("SoftDeletable", bound=SoftDeleteMixin)
-
-
-def live_rows_clause(model: type[SoftDeleteMixin]) -> ColumnElement[bool]:
-    """The WHERE clause that hides soft-deleted rows."""
-    column: Any = model.deleted_at  # the instrumented column, not the pydantic field
-    return column.is_(None)  # type: ignore[no-any-return]
-
-
-def select_live(
-    model: type[SoftDeletable], *, include_deleted: bool = False
-) -> SelectOfScalar[SoftDeletable]:
-    """SELECT of `model` that excludes soft-deleted rows unless asked to include them."""
-    statement = select(model)
-    return statement if include_deleted else statement.where(live_rows_clause(model))
 
 
 # Response schemas list every field as required: the API always sends them all.

@@ -13,12 +13,8 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
-from service.graph.edges.models import Edge
-from service.graph.nodes.models import Node
-from service.registry.models import Agent, Tool
-from service.shared_models import ModelProvider, NodeType, ToolType, select_live
-from service.users.models import User
-from service.workflows.models import Workflow
+from service.shared_models import ModelProvider, NodeType, ToolType
+from service.tables import Agent, Edge, Node, Tool, User, Workflow
 
 # Factories
 
@@ -82,6 +78,11 @@ def make_agent(session: Session, owner: User, **fields: Any) -> Agent:
     session.add(agent)
     session.flush()
     return agent
+
+
+def select_live(model: Any) -> Any:
+    """SELECT of `model`'s rows that are not in the trash."""
+    return select(model).where(model.deleted_at.is_(None))
 
 
 def count(session: Session, table: str, where: str, **params: Any) -> int:
@@ -250,8 +251,63 @@ def test_concurrent_update_raises_stale_data(engine: Engine, committed_owner: Us
         assert (saved.name, saved.version) == ("first writer", 2)
 
 
+def stored_version(session: Session, workflow: Workflow) -> int:
+    """The workflow's version as the database holds it."""
+    query = text("SELECT version FROM workflows WHERE id = :id")
+    return int(session.execute(query, {"id": workflow.id}).scalar_one())
+
+
+def test_graph_changes_raise_the_workflow_version_once_per_flush(db_session: Session) -> None:
+    """Creating, changing or deleting nodes and edges raises the version by one per flush."""
+    workflow = make_workflow(db_session)
+    source = make_node(db_session, workflow)
+    assert (workflow.version, stored_version(db_session, workflow)) == (2, 2)
+    target = Node(workflow_id=workflow.id, node_type=NodeType.ADAPTER, name="second")
+    db_session.add(target)
+    db_session.flush()
+    edge = Edge(workflow_id=workflow.id, source_node_id=source.id, target_node_id=target.id)
+    db_session.add(edge)
+    source.name = "renamed"
+    workflow.name = "renamed too"
+    db_session.flush()
+    assert stored_version(db_session, workflow) == 4
+    db_session.delete(edge)
+    db_session.flush()
+    assert stored_version(db_session, workflow) == workflow.version == 5
+    db_session.flush()
+    source.name = source.name  # no change: no new version
+    db_session.flush()
+    assert stored_version(db_session, workflow) == 5
+
+
+def test_a_new_workflow_with_its_graph_starts_at_version_one(db_session: Session) -> None:
+    """Nodes added together with their new workflow leave it at version 1."""
+    owner = make_user(db_session)
+    workflow = Workflow(owner_id=owner.id, name="fresh")
+    workflow.nodes = [Node(node_type=NodeType.ADAPTER, name="step")]
+    db_session.add(workflow)
+    db_session.flush()
+    assert stored_version(db_session, workflow) == 1
+
+
+def test_a_graph_change_conflicts_with_a_stale_workflow(engine: Engine) -> None:
+    """A node change of a workflow another session changed meanwhile fails the flush."""
+    with Session(engine) as first, Session(engine) as second:
+        workflow = make_workflow(first)
+        node = make_node(first, workflow)
+        first.commit()
+        second.get_one(Workflow, workflow.id).name = "changed elsewhere"
+        second.commit()
+        node.name = "stale"
+        with pytest.raises(StaleDataError):
+            first.commit()
+        first.rollback()
+        first.delete(first.get_one(Workflow, workflow.id))
+        first.commit()
+
+
 def test_soft_delete_hides_and_restore_brings_back(db_session: Session) -> None:
-    """A soft-deleted workflow leaves select_live but not include_deleted; restore undoes it."""
+    """A soft-deleted workflow leaves the live rows but not the table; restore undoes it."""
     workflow = make_workflow(db_session)
     this_one = Workflow.id == workflow.id
     workflow.soft_delete()
@@ -260,9 +316,7 @@ def test_soft_delete_hides_and_restore_brings_back(db_session: Session) -> None:
     assert workflow.deleted_at is not None
     assert workflow.is_deleted is True
     assert db_session.exec(select_live(Workflow).where(this_one)).all() == []
-    assert db_session.exec(select_live(Workflow, include_deleted=True).where(this_one)).all() == [
-        workflow
-    ]
+    assert db_session.exec(select(Workflow).where(this_one)).all() == [workflow]
 
     workflow.restore()
     db_session.commit()
@@ -819,9 +873,7 @@ def test_registry_soft_delete_and_restore(db_session: Session, model: Any) -> No
     db_session.flush()
     assert entry.is_deleted is True
     assert db_session.exec(select_live(model).where(this_one)).all() == []
-    assert db_session.exec(select_live(model, include_deleted=True).where(this_one)).all() == [
-        entry
-    ]
+    assert db_session.exec(select(model).where(this_one)).all() == [entry]
     entry.restore()
     db_session.flush()
     assert db_session.exec(select_live(model).where(this_one)).all() == [entry]
