@@ -43,7 +43,7 @@ class RegistryEntryUpdate(SQLModel):
     is_active: StrictBool = Field(default=None)
 
 
-class RegistryEntryPublic(IdMixin, TimestampsMixin, SoftDeleteMixin):
+class RegistryEntryPublic(SoftDeleteMixin, TimestampsMixin):
     """Fields the API shows for every registry entry."""
 
     model_config = PUBLIC_CONFIG
@@ -85,7 +85,7 @@ class ToolUpdate(RegistryEntryUpdate):
     tool_type: ToolType = Field(default=None)
 
 
-class ToolPublic(ToolBase, RegistryEntryPublic):
+class ToolPublic(RegistryEntryPublic, ToolBase, IdMixin):
     """A tool as the API shows it."""
 
 
@@ -128,5 +128,5 @@ class AgentUpdate(RegistryEntryUpdate):
     model_name: SafeStr = Field(default=None, min_length=1, max_length=100)
 
 
-class AgentPublic(AgentBase, RegistryEntryPublic):
+class AgentPublic(RegistryEntryPublic, AgentBase, IdMixin):
     """An agent as the API shows it."""

@@ -105,7 +105,7 @@ class WorkflowUpdate(SQLModel):
     is_active: StrictBool = Field(default=None)
 
 
-class WorkflowPublic(WorkflowBase, IdMixin, TimestampsMixin, SoftDeleteMixin):
+class WorkflowPublic(SoftDeleteMixin, TimestampsMixin, WorkflowBase, IdMixin):
     """A workflow as the API shows it."""
 
     model_config = PUBLIC_CONFIG

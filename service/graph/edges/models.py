@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 PRIORITY_LIMIT = INT32_MAX
 
 
-class EdgeFields(SQLModel):
-    """Fields of an edge other than its two nodes."""
+class EdgeBase(SQLModel):
+    """Shared base of the edge table and schemas."""
 
+    source_node_id: uuid.UUID
+    target_node_id: uuid.UUID
     source_handle: SafeStr | None = Field(default=None, max_length=50)
     target_handle: SafeStr | None = Field(default=None, max_length=50)
     condition: EdgeConditionJson | None = Field(default=None, sa_type=JSONB)
@@ -35,13 +37,6 @@ class EdgeFields(SQLModel):
         default=0, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT, sa_column_kwargs={"server_default": "0"}
     )
     label: SafeStr | None = Field(default=None, max_length=100)
-
-
-class EdgeBase(EdgeFields):
-    """Shared base of the edge table and schemas."""
-
-    source_node_id: uuid.UUID
-    target_node_id: uuid.UUID
 
 
 class Edge(EdgeBase, IdMixin, CreatedAtMixin, table=True):
@@ -121,7 +116,7 @@ class EdgeUpdate(SQLModel):
     label: SafeStr | None = Field(default=None, max_length=100)
 
 
-class EdgePublic(EdgeBase, IdMixin, CreatedAtMixin):
+class EdgePublic(CreatedAtMixin, EdgeBase, IdMixin):
     """An edge as the API shows it."""
 
     model_config = PUBLIC_CONFIG

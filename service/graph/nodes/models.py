@@ -173,7 +173,7 @@ class NodeUpdate(SQLModel):
     retry_config: RetryConfigJson = Field(default=None)
 
 
-class NodePublic(NodeBase, IdMixin, TimestampsMixin):
+class NodePublic(TimestampsMixin, NodeBase, IdMixin):
     """A node as the API shows it."""
 
     model_config = PUBLIC_CONFIG
