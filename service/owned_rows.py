@@ -1,20 +1,46 @@
 """Owner-scoped, versioned, soft-deletable tables (workflows, tools, agents): `OwnedTable`.
 
 Reads render API JSON in SQL; writes check the version in the same statement that raises it.
+Every statement is built with SQLAlchemy Core from the table and compiled once, on first use.
 """
 
 import uuid
 from dataclasses import dataclass
+from enum import Enum
+from functools import cache, cached_property
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Integer,
+    Table,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from service.errors import NotDeletedError, NotFoundError, VersionMismatchError
-from service.json_sql import json_object_sql
+from service.graph.nodes.models import Node
 from service.pagination import Cursor, SortKey, split_page
 from service.preconditions import Precondition
+from service.sql import CompiledSql, compiled, json_object, json_text, table_of
+from service.workflows.models import Workflow
+
+NODES_TABLE = table_of(Node)
+WORKFLOWS_TABLE = table_of(Workflow)
 
 
 @dataclass(frozen=True)
@@ -26,25 +52,60 @@ class VersionedJson:
     id: uuid.UUID | None = None
 
 
+class RowState(Enum):
+    """Which rows a statement may touch: live ones, trashed ones, or either."""
+
+    LIVE = "live"
+    TRASHED = "trashed"
+    ANY = "any"
+
+
 @dataclass(frozen=True)
 class OwnedTable:
     """An owner-scoped, versioned, soft-deletable table and the API schema of its rows."""
 
-    name: str
+    table: Table
     label: str
     public: type[BaseModel]
-    json_columns: frozenset[str]
-    # The nodes column that references this table (ON DELETE SET NULL), if any.
-    node_reference: str | None = None
 
     @property
-    def json_sql(self) -> str:
-        """A row of this table, aliased `w`, as API JSON."""
-        return json_object_sql(self.public, "w")
+    def name(self) -> str:
+        """The table's name (tools, agents, workflows)."""
+        return str(self.table.name)
 
-    def sql_value(self, column: str, value: Any) -> Any:
-        """A model value as a query parameter (JSONB columns wrapped)."""
-        return Jsonb(value) if column in self.json_columns and value is not None else value
+    @cached_property
+    def json(self) -> ColumnElement[Any]:
+        """A row of this table as API JSON."""
+        return self.json_of(self.table)
+
+    def json_of(self, rows: FromClause) -> ColumnElement[Any]:
+        """A row of `rows` (this table, or a CTE returning its columns) as API JSON."""
+        computed = {"is_deleted": rows.c.deleted_at.is_not(None)}
+        return json_text(json_object(self.public, rows, computed))
+
+    @cached_property
+    def node_reference(self) -> str | None:
+        """The nodes column that references this table (ON DELETE SET NULL), if any."""
+        for key in NODES_TABLE.foreign_keys:
+            if key.references(self.table):
+                return str(key.parent.name)
+        return None
+
+    def where(self, state: RowState) -> ColumnElement[bool]:
+        """The owner's row named by the `row_id` and `owner_id` parameters, in `state`."""
+        table = self.table
+        clauses = [table.c.id == bindparam("row_id"), table.c.owner_id == bindparam("owner_id")]
+        if state is RowState.LIVE:
+            clauses.append(table.c.deleted_at.is_(None))
+        elif state is RowState.TRASHED:
+            clauses.append(table.c.deleted_at.is_not(None))
+        return and_(*clauses)
+
+
+def version_matches(version: ColumnElement[int]) -> ColumnElement[bool]:
+    """The `versions` parameter allows `version` (NULL: any version)."""
+    versions = bindparam("versions", type_=ARRAY(Integer))
+    return or_(versions.is_(None), version == any_(versions))
 
 
 @dataclass(frozen=True)
@@ -57,14 +118,21 @@ class ListFilter:
 
 
 async def fetch_versioned(
-    connection: AsyncConnection[Any], query: str, params: tuple[Any, ...]
+    connection: AsyncConnection[Any], statement: CompiledSql, values: dict[str, Any]
 ) -> VersionedJson | None:
-    """Run a query selecting (version, json text) and return its row."""
-    cursor = await connection.execute(query, params)
+    """Run a statement selecting (version, json text[, id]) and return its row."""
+    cursor = await connection.execute(statement.text, statement.params(values))
     row = await cursor.fetchone()
     if row is None:
         return None
     return VersionedJson(int(row[0]), str(row[1]), row[2] if len(row) > 2 else None)
+
+
+@cache
+def select_row(table: OwnedTable, state: RowState) -> CompiledSql:
+    """SELECT version, JSON, id of the owner's row in `state`."""
+    t = table.table
+    return compiled(select(t.c.version, table.json, t.c.id).where(table.where(state)))
 
 
 async def get_row(
@@ -76,13 +144,20 @@ async def get_row(
     include_deleted: bool = False,
 ) -> VersionedJson | None:
     """The owner's row, live unless `include_deleted`."""
-    deleted_clause = "" if include_deleted else " AND w.deleted_at IS NULL"
+    state = RowState.ANY if include_deleted else RowState.LIVE
     return await fetch_versioned(
-        connection,
-        f"SELECT w.version, {table.json_sql}::text FROM {table.name} w "  # noqa: S608
-        f"WHERE w.id = %s AND w.owner_id = %s{deleted_clause}",
-        (row_id, owner_id),
+        connection, select_row(table, state), {"row_id": row_id, "owner_id": owner_id}
     )
+
+
+@cache
+def insert_statement(table: OwnedTable, fields: tuple[str, ...]) -> CompiledSql:
+    """INSERT of the owner's new row from Create-model `fields`, returning version, JSON, id."""
+    t = table.table
+    values = {name: bindparam(name, type_=t.c[name].type) for name in ("id", "owner_id", *fields)}
+    # RETURNING cannot correlate the JSON subquery to an INSERT's row: select from a CTE.
+    created = insert(t).values(values).returning(*t.c).cte("created")
+    return compiled(select(created.c.version, table.json_of(created), created.c.id))
 
 
 async def insert_row(
@@ -90,16 +165,18 @@ async def insert_row(
 ) -> VersionedJson:
     """Insert a row at version 1 from a validated Create model."""
     values = row_in.model_dump()
-    columns = ", ".join(values)
-    placeholders = ", ".join(["%s"] * len(values))
+    statement = insert_statement(table, tuple(values))
     created = await fetch_versioned(
-        connection,
-        f"INSERT INTO {table.name} AS w (id, owner_id, {columns}) "  # noqa: S608
-        f"VALUES (%s, %s, {placeholders}) RETURNING w.version, {table.json_sql}::text, w.id",
-        (uuid.uuid4(), owner_id, *(table.sql_value(c, v) for c, v in values.items())),
+        connection, statement, {**values, "id": uuid.uuid4(), "owner_id": owner_id}
     )
     assert created is not None
     return created
+
+
+@cache
+def version_statement(table: OwnedTable, state: RowState) -> CompiledSql:
+    """SELECT the version of the owner's row in `state`."""
+    return compiled(select(table.table.c.version).where(table.where(state)))
 
 
 async def row_version(
@@ -111,10 +188,10 @@ async def row_version(
     deleted: bool | None,
 ) -> int | None:
     """The version of the owner's live (or trashed; None: either) row, None if there is none."""
-    state = {None: "", False: " AND deleted_at IS NULL", True: " AND deleted_at IS NOT NULL"}
+    state = {None: RowState.ANY, False: RowState.LIVE, True: RowState.TRASHED}[deleted]
+    statement = version_statement(table, state)
     cursor = await connection.execute(
-        f"SELECT version FROM {table.name} WHERE id = %s AND owner_id = %s{state[deleted]}",  # noqa: S608
-        (row_id, owner_id),
+        statement.text, statement.params({"row_id": row_id, "owner_id": owner_id})
     )
     row = await cursor.fetchone()
     return None if row is None else int(row[0])
@@ -135,39 +212,59 @@ async def explain_row_refusal(
     return VersionMismatchError(version)
 
 
+class Trash(Enum):
+    """What an update does with the row's trash state."""
+
+    KEEP = "keep"
+    MOVE_IN = "move in"
+    TAKE_OUT = "take out"
+
+
+@cache
+def update_statement(table: OwnedTable, fields: tuple[str, ...], trash: Trash) -> CompiledSql:
+    """UPDATE `fields` of the owner's row and raise its version, if `versions` allows it."""
+    t = table.table
+    values: dict[str, Any] = {name: bindparam(name, type_=t.c[name].type) for name in fields}
+    values |= {"version": t.c.version + 1, "updated_at": func.now()}
+    if trash is Trash.MOVE_IN:
+        values["deleted_at"] = func.now()
+    elif trash is Trash.TAKE_OUT:
+        values["deleted_at"] = null()
+    state = RowState.TRASHED if trash is Trash.TAKE_OUT else RowState.LIVE
+    statement = (
+        update(t)
+        .values(values)
+        .where(table.where(state), version_matches(t.c.version))
+        .returning(t.c.version, table.json)
+    )
+    return compiled(statement)
+
+
 async def update_row(
     connection: AsyncConnection[Any],
     table: OwnedTable,
     owner_id: uuid.UUID,
     row_id: uuid.UUID,
     precondition: Precondition | None,
-    changes: dict[str, Any],
+    changes: BaseModel | None = None,
     *,
-    deleted: bool = False,
-    set_sql: str = "",
+    trash: Trash = Trash.KEEP,
 ) -> VersionedJson:
-    """Apply `changes` and raise the version by one, if the precondition holds (atomically)."""
-    assignments = [f"{column} = %s" for column in changes]
-    assignments += ["version = w.version + 1", "updated_at = now()"]
-    if set_sql:
-        assignments.append(set_sql)
-    state = "IS NOT NULL" if deleted else "IS NULL"
+    """Apply the fields an Update model names and raise the version by one, atomically.
+
+    The precondition is checked in the same statement, so the row lock it takes holds other
+    writers off until commit.
+    """
+    values = {} if changes is None else changes.model_dump(exclude_unset=True)
+    statement = update_statement(table, tuple(values), trash)
     versions = None if precondition is None else precondition.sql_versions()
     updated = await fetch_versioned(
         connection,
-        f"UPDATE {table.name} AS w SET {', '.join(assignments)} "  # noqa: S608
-        f"WHERE w.id = %s AND w.owner_id = %s AND w.deleted_at {state} "
-        "AND (%s::int[] IS NULL OR w.version = ANY(%s::int[])) "
-        f"RETURNING w.version, {table.json_sql}::text",
-        (
-            *(table.sql_value(c, v) for c, v in changes.items()),
-            row_id,
-            owner_id,
-            versions,
-            versions,
-        ),
+        statement,
+        {**values, "row_id": row_id, "owner_id": owner_id, "versions": versions},
     )
     if updated is None:
+        deleted = trash is Trash.TAKE_OUT
         raise await explain_row_refusal(connection, table, owner_id, row_id, deleted=deleted)
     return updated
 
@@ -181,8 +278,7 @@ async def patch_row(
     row_in: BaseModel,
 ) -> VersionedJson:
     """Replace the fields an Update model names; the version rises even when nothing changed."""
-    changes = row_in.model_dump(exclude_unset=True)
-    return await update_row(connection, table, owner_id, row_id, precondition, changes)
+    return await update_row(connection, table, owner_id, row_id, precondition, row_in)
 
 
 async def soft_delete_row(
@@ -193,9 +289,7 @@ async def soft_delete_row(
     precondition: Precondition | None,
 ) -> VersionedJson:
     """Move the row to the trash (a change: the version rises)."""
-    return await update_row(
-        connection, table, owner_id, row_id, precondition, {}, set_sql="deleted_at = now()"
-    )
+    return await update_row(connection, table, owner_id, row_id, precondition, trash=Trash.MOVE_IN)
 
 
 async def restore_row(
@@ -208,19 +302,35 @@ async def restore_row(
     """Take the row out of the trash; 409 NOT_DELETED when it is live."""
     try:
         return await update_row(
-            connection,
-            table,
-            owner_id,
-            row_id,
-            precondition,
-            {},
-            deleted=True,
-            set_sql="deleted_at = NULL",
+            connection, table, owner_id, row_id, precondition, trash=Trash.TAKE_OUT
         )
     except NotFoundError:
         if await row_version(connection, table, owner_id, row_id, deleted=False) is not None:
             raise NotDeletedError(f"{table.label} {row_id} is not in the trash.") from None
         raise
+
+
+@cache
+def purge_statement(table: OwnedTable) -> CompiledSql:
+    """DELETE the owner's row (live or trashed) if `versions` allows it, returning its id."""
+    t = table.table
+    gone = delete(t).where(table.where(RowState.ANY), version_matches(t.c.version))
+    if table.node_reference is None:
+        return compiled(gone.returning(t.c.id))
+    # The delete empties the nodes' reference (SET NULL): that changes their workflows,
+    # so their versions (and ETags) rise in the same statement.
+    deleted = gone.returning(t.c.id).cte("gone")
+    workflows, nodes = WORKFLOWS_TABLE, NODES_TABLE
+    users = select(nodes.c.workflow_id).where(
+        nodes.c[table.node_reference].in_(select(deleted.c.id))
+    )
+    touched = (
+        update(workflows)
+        .values(version=workflows.c.version + 1, updated_at=func.now())
+        .where(workflows.c.id.in_(users))
+        .cte("touched")
+    )
+    return compiled(select(deleted.c.id).add_cte(touched))
 
 
 async def purge_row(
@@ -232,20 +342,11 @@ async def purge_row(
 ) -> None:
     """Delete the row for good (live or trashed); the database cascades to its dependents."""
     versions = None if precondition is None else precondition.sql_versions()
-    delete = (
-        f"DELETE FROM {table.name} WHERE id = %s AND owner_id = %s "  # noqa: S608
-        "AND (%s::int[] IS NULL OR version = ANY(%s::int[])) RETURNING id"
+    statement = purge_statement(table)
+    cursor = await connection.execute(
+        statement.text,
+        statement.params({"row_id": row_id, "owner_id": owner_id, "versions": versions}),
     )
-    if table.node_reference:
-        # The delete empties the nodes' reference (SET NULL): that changes their workflows,
-        # so their versions (and ETags) rise in the same statement.
-        delete = (
-            f"WITH gone AS ({delete}), touched AS ("  # noqa: S608
-            "UPDATE workflows SET version = version + 1, updated_at = now() WHERE id IN "
-            f"(SELECT workflow_id FROM nodes WHERE {table.node_reference} IN "
-            "(SELECT id FROM gone))) SELECT id FROM gone"
-        )
-    cursor = await connection.execute(delete, (row_id, owner_id, versions, versions))
     if await cursor.fetchone() is None:
         raise await explain_row_refusal(connection, table, owner_id, row_id, deleted=None)
 
@@ -253,6 +354,35 @@ async def purge_row(
 def escape_like(text: str) -> str:
     """Escape LIKE wildcards so `text` matches literally."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@cache
+def list_statement(
+    table: OwnedTable, sort: SortKey, deleted: bool, filtered: frozenset[str], after: bool
+) -> CompiledSql:
+    """One keyset page: (JSON, sort value text, id) of the owner's rows, `limit` + 1 of them."""
+    t = table.table
+    clauses = [
+        t.c.owner_id == bindparam("owner_id"),
+        t.c.deleted_at.is_not(None) if deleted else t.c.deleted_at.is_(None),
+    ]
+    if "is_active" in filtered:
+        clauses.append(t.c.is_active == bindparam("is_active"))
+    if "name" in filtered:
+        clauses.append(t.c.name.ilike(bindparam("name_pattern")))
+    column = t.c[sort.column]
+    position = tuple_(column, t.c.id)
+    after_position = tuple_(bindparam("after_value", type_=column.type), bindparam("after_id"))
+    if after:
+        clauses.append(position < after_position if sort.descending else position > after_position)
+    order = [column.desc(), t.c.id.desc()] if sort.descending else [column, t.c.id]
+    statement = (
+        select(table.json, column.cast(Text), t.c.id)
+        .where(*clauses)
+        .order_by(*order)
+        .limit(bindparam("limit"))
+    )
+    return compiled(statement)
 
 
 async def list_rows(
@@ -265,22 +395,19 @@ async def list_rows(
     cursor: str | None,
 ) -> tuple[list[str], str | None]:
     """One keyset page of the owner's rows: item JSON texts and the next cursor."""
-    where = ["w.owner_id = %s", f"w.deleted_at IS {'NOT ' if filters.deleted else ''}NULL"]
-    params: list[Any] = [owner_id]
+    values: dict[str, Any] = {"owner_id": owner_id, "limit": limit + 1}
+    filtered = set()
     if filters.is_active is not None:
-        where.append("w.is_active = %s")
-        params.append(filters.is_active)
+        filtered.add("is_active")
+        values["is_active"] = filters.is_active
     if filters.name_contains:
-        where.append("w.name ILIKE %s")
-        params.append(f"%{escape_like(filters.name_contains)}%")
-    column, direction = sort.column, "DESC" if sort.descending else "ASC"
+        filtered.add("name")
+        values["name_pattern"] = f"%{escape_like(filters.name_contains)}%"
     if cursor is not None:
-        where.append(f"(w.{column}, w.id) {'<' if sort.descending else '>'} (%s, %s)")
-        params += Cursor.decode(cursor, sort.value).position(column)
-    query = (
-        f"SELECT {table.json_sql}::text, w.{column}::text, w.id FROM {table.name} w "  # noqa: S608
-        f"WHERE {' AND '.join(where)} "
-        f"ORDER BY w.{column} {direction}, w.id {direction} LIMIT %s"
+        after = Cursor.decode(cursor, sort.value).position(sort.column)
+        values["after_value"], values["after_id"] = after
+    statement = list_statement(
+        table, sort, filters.deleted, frozenset(filtered), cursor is not None
     )
-    result = await connection.execute(query, (*params, limit + 1))
+    result = await connection.execute(statement.text, statement.params(values))
     return split_page(await result.fetchall(), limit, sort.value)

@@ -9,9 +9,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+import orjson
 from pydantic import BaseModel
 
 from service.errors import ValidationError
+from service.responses import render_json
 
 ItemT = TypeVar("ItemT")
 
@@ -84,9 +86,11 @@ def invalid_cursor(detail: str) -> ValidationError:
     return ValidationError([{"parameter": "cursor", "detail": detail}], detail=detail)
 
 
-def page_json(items: list[str], next_cursor: str | None) -> str:
-    """The page body assembled from items that are already JSON text."""
-    return '{"items":[' + ",".join(items) + '],"next_cursor":' + json.dumps(next_cursor) + "}"
+def page_json(items: list[str], next_cursor: str | None) -> bytes:
+    """The page body around items that are already JSON text (embedded by the serializer)."""
+    return render_json(
+        {"items": [orjson.Fragment(item) for item in items], "next_cursor": next_cursor}
+    )
 
 
 def split_page(rows: list[Any], limit: int, sort: str) -> tuple[list[str], str | None]:

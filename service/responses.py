@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import orjson
 from fastapi import Request, Response
 
 from service.preconditions import etag
@@ -18,6 +19,11 @@ LOCATION_HEADER = {
 LINK_HEADER = {
     "Link": {"description": 'Next page: `<url>; rel="next"`.', "schema": {"type": "string"}}
 }
+
+
+def render_json(document: Any) -> bytes:
+    """A response document whose parts may be JSON text already (orjson.Fragment), compact."""
+    return orjson.dumps(document)
 
 
 def json_response(
@@ -47,7 +53,7 @@ def not_modified(version: int) -> Response:
     return Response(status_code=304, headers={"ETag": etag(version)})
 
 
-def page_response(request: Request, body: str, next_cursor: str | None) -> Response:
+def page_response(request: Request, body: bytes, next_cursor: str | None) -> Response:
     """A list page, with a Link header to the next page when there is one."""
     response = json_response(body)
     if next_cursor is not None:

@@ -4,17 +4,30 @@ Requests execute the compiled text through psycopg directly: no SQLAlchemy compi
 ORM session run on the request path.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, FromClause, String, func, literal, literal_column
-from sqlalchemy.dialects.postgresql import JSON, JSONB
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    String,
+    Table,
+    Text,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSON, JSONB, aggregate_order_by
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlmodel import SQLModel
 
 DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it untyped
 
@@ -60,17 +73,55 @@ def public_fields(model: type[BaseModel]) -> list[str]:
     return [*model.model_fields, *model.model_computed_fields]
 
 
+def public_columns(
+    model: type[BaseModel],
+    source: FromClause,
+    computed: Mapping[str, ColumnElement[Any]] | None = None,
+) -> list[ColumnElement[Any]]:
+    """The columns of `source` that render as `model`, labelled by field, in the model's order.
+
+    `computed` supplies the expressions of fields that are not columns of `source`.
+    """
+    computed = computed or {}
+    return [
+        (computed[name] if name in computed else source.c[name]).label(name)
+        for name in public_fields(model)
+    ]
+
+
 def json_object(
     model: type[BaseModel],
     source: FromClause,
     computed: Mapping[str, ColumnElement[Any]] | None = None,
 ) -> ColumnElement[Any]:
-    """json_build_object(...) rendering a row of `source` as `model`, keys in the model's order.
+    """A row of `source` as `model`'s JSON, rendered by PostgreSQL's row_to_json (compact).
 
-    `computed` supplies the expressions of fields that are not columns of `source`.
+    Every resource is rendered this way, so the same row always gives the same bytes;
+    JSONB values inside keep PostgreSQL's own jsonb text form.
     """
-    computed = computed or {}
-    pairs: list[ColumnElement[Any]] = []
-    for name in public_fields(model):
-        pairs += [json_key(name), computed[name] if name in computed else source.c[name]]
-    return func.json_build_object(*pairs, type_=JSON)
+    row = select(*public_columns(model, source, computed)).correlate(source).subquery("x")
+    return select(func.row_to_json(row.table_valued())).select_from(row).scalar_subquery()
+
+
+def json_text(json: ColumnElement[Any]) -> ColumnElement[str]:
+    """A JSON expression as its text, for psycopg to hand over unparsed."""
+    return cast(json, Text)
+
+
+def json_array(
+    model: type[BaseModel],
+    rows: Select[Any],
+    order_by: Sequence[str],
+) -> ColumnElement[Any]:
+    """The rows of a select of `public_columns` as a JSON array of `model`, [] when none."""
+    row = rows.subquery("x")
+    ordered = func.json_agg(aggregate_order_by(row.table_valued(), *(row.c[n] for n in order_by)))
+    empty = literal_column("'[]'::json", JSON)
+    return select(func.coalesce(ordered, empty)).select_from(row).scalar_subquery()
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel table class."""
+    table = vars(model)["__table__"]
+    assert isinstance(table, Table)
+    return table

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
@@ -26,6 +27,7 @@ from service.json_sql import json_object_sql
 from service.owned_rows import VersionedJson
 from service.pagination import Cursor, SortKey, split_page
 from service.preconditions import Precondition
+from service.responses import render_json
 from service.workflows.repository import bump_version, current_version
 
 PAGE_SORT = SortKey.CREATED_AT
@@ -68,9 +70,9 @@ class CreatedItems:
     version: int
     items: list[tuple[uuid.UUID, str]]
 
-    def batch_json(self) -> str:
+    def batch_json(self) -> bytes:
         """The batch response body."""
-        return '{"items":[' + ",".join(body for _id, body in self.items) + "]}"
+        return render_json({"items": [orjson.Fragment(body) for _id, body in self.items]})
 
 
 @dataclass(frozen=True)

@@ -228,7 +228,7 @@ async def replace_graph(
         graph_checks.check_graph(submitted, facts)
     # The body is judged before the precondition, as FastAPI judges declared bodies: an
     # invalid document is 422 whatever the version; a stale valid one is 412.
-    await workflows.update_workflow(session, user_id, workflow_id, precondition, {})
+    await workflows.bump_version(session, user_id, workflow_id, precondition)
     changes = await graph.save_graph(session, workflow_id, submitted)
     saved, answer = await graph.get_saved_graph(session, user_id, workflow_id, changes)
     # Keep the new rendering for the next GET, but only once committed: background tasks run

@@ -16,10 +16,11 @@ from service.owned_rows import (
     restore_row,
     soft_delete_row,
 )
-from service.registry.models import AgentPublic, ToolPublic
+from service.registry.models import Agent, AgentPublic, Tool, ToolPublic
+from service.sql import table_of
 
-TOOLS = OwnedTable("tools", "Tool", ToolPublic, frozenset({"config"}), node_reference="tool_id")
-AGENTS = OwnedTable("agents", "Agent", AgentPublic, frozenset({"config"}), "agent_id")
+TOOLS = OwnedTable(table_of(Tool), "Tool", ToolPublic)
+AGENTS = OwnedTable(table_of(Agent), "Agent", AgentPublic)
 
 __all__ = [
     "AGENTS",

@@ -10,6 +10,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from service.owned_rows import (
+    WORKFLOWS_TABLE,
     ListFilter,
     OwnedTable,
     VersionedJson,
@@ -27,7 +28,7 @@ from service.pagination import SortKey
 from service.preconditions import Precondition
 from service.workflows.models import WorkflowCreate, WorkflowPublic, WorkflowUpdate
 
-WORKFLOWS = OwnedTable("workflows", "Workflow", WorkflowPublic, frozenset({"config", "variables"}))
+WORKFLOWS = OwnedTable(WORKFLOWS_TABLE, "Workflow", WorkflowPublic)
 
 
 async def get_workflow(
@@ -57,29 +58,6 @@ async def current_version(
     return await row_version(connection, WORKFLOWS, owner_id, workflow_id, deleted=deleted)
 
 
-async def update_workflow(
-    connection: AsyncConnection[Any],
-    owner_id: uuid.UUID,
-    workflow_id: uuid.UUID,
-    precondition: Precondition | None,
-    changes: dict[str, Any],
-    *,
-    deleted: bool = False,
-    set_sql: str = "",
-) -> VersionedJson:
-    """Apply `changes` and raise the version by one, if the precondition holds (atomically)."""
-    return await update_row(
-        connection,
-        WORKFLOWS,
-        owner_id,
-        workflow_id,
-        precondition,
-        changes,
-        deleted=deleted,
-        set_sql=set_sql,
-    )
-
-
 async def bump_version(
     connection: AsyncConnection[Any],
     owner_id: uuid.UUID,
@@ -87,7 +65,7 @@ async def bump_version(
     precondition: Precondition | None,
 ) -> int:
     """Raise a live workflow's version by one if the precondition holds; locks it until commit."""
-    updated = await update_workflow(connection, owner_id, workflow_id, precondition, {})
+    updated = await update_row(connection, WORKFLOWS, owner_id, workflow_id, precondition)
     return updated.version
 
 
