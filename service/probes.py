@@ -5,11 +5,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from psycopg import Error as PsycopgError
 from psycopg_pool import PoolTimeout
+from sqlalchemy import column, select, table
 
 from service.db import alembic_head
 from service.errors import NotReadyError, error_responses
+from service.sql import compiled
 
 router = APIRouter(tags=["health"])
+# Alembic's own bookkeeping table, which no SQLModel class declares.
+SCHEMA_REVISION = compiled(select(column("version_num")).select_from(table("alembic_version")))
 
 
 @router.get("/healthz", operation_id="health_live", summary="The process is alive")
@@ -28,7 +32,7 @@ async def readyz(request: Request) -> dict[str, Any]:
     """200 when PostgreSQL answers and its schema is at the Alembic head; 503 otherwise."""
     try:
         async with request.app.state.pool.connection() as connection:
-            cursor = await connection.execute("SELECT version_num FROM alembic_version")
+            cursor = await connection.execute(SCHEMA_REVISION.text)
             row = await cursor.fetchone()
     except (PsycopgError, PoolTimeout) as error:
         raise NotReadyError(f"The database is not reachable: {type(error).__name__}") from error

@@ -1,19 +1,38 @@
 """The SQL every graph item (node or edge) of a workflow shares, named by a `GraphTable`.
 
 Every write first raises the workflow version (`bump_version`), which checks If-Match and
-locks the workflow row until commit, so graph checks never race another writer.
+locks the workflow row until commit, so graph checks never race another writer. Statements
+are built with Core from the tables and compiled once, on first use.
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache, cached_property
 from typing import Any, TypeVar
 
 import orjson
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Table,
+    TableValuedAlias,
+    Text,
+    bindparam,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    true,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 from service.errors import (
     GraphTooLargeError,
@@ -23,12 +42,12 @@ from service.errors import (
     json_pointer,
     workflow_not_found,
 )
-from service.json_sql import json_object_sql
-from service.owned_rows import VersionedJson
+from service.owned_rows import WORKFLOWS_TABLE, RowState, VersionedJson, version_matches
 from service.pagination import Cursor, SortKey, split_page
 from service.preconditions import Precondition
 from service.responses import render_json
-from service.workflows.repository import bump_version, current_version
+from service.sql import CompiledSql, compiled, json_object, json_text
+from service.workflows.repository import WORKFLOWS, bump_version, current_version
 
 PAGE_SORT = SortKey.CREATED_AT
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -36,31 +55,49 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 @dataclass(frozen=True)
 class GraphTable:
-    """A table of graph items: its API schemas and the SQL types of its writable columns."""
+    """A table of graph items and its API schemas; the Create model names its writable columns."""
 
-    name: str
+    table: Table
     label: str
     public: type[BaseModel]
     create: type[BaseModel]
-    column_types: dict[str, str]
-    has_updated_at: bool
 
     @property
-    def json_sql(self) -> str:
-        """A row of this table, aliased `x`, as API JSON."""
-        return json_object_sql(self.public, "x")
+    def name(self) -> str:
+        """The table's name (nodes, edges)."""
+        return str(self.table.name)
 
-    def set_sql(self, columns: Iterable[str]) -> str:
-        """The SET list writing `columns` from the record `r` (and updated_at, if kept)."""
-        assignments = [f"{column} = r.{column}" for column in columns]
-        if self.has_updated_at:
-            assignments.append("updated_at = now()")
-        return ", ".join(assignments)
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The columns an item's Create model writes."""
+        return tuple(self.create.model_fields)
 
-    def record_sql(self, *, with_id: bool) -> str:
-        """The column definition list of jsonb_to_record(set) for this table."""
-        columns = {"id": "uuid", **self.column_types} if with_id else self.column_types
-        return "r(" + ", ".join(f"{name} {kind}" for name, kind in columns.items()) + ")"
+    @cached_property
+    def json(self) -> ColumnElement[str]:
+        """A row of this table as API JSON text."""
+        return self.json_of(self.table)
+
+    def json_of(self, rows: FromClause) -> ColumnElement[str]:
+        """A row of `rows` (this table, or a CTE returning its columns) as API JSON text."""
+        return json_text(json_object(self.public, rows))
+
+    def records(self, parameter: str, fields: Sequence[str], *, many: bool) -> TableValuedAlias:
+        """jsonb_to_record(set) of a JSON parameter, typed as the columns `fields` name."""
+        function = func.jsonb_to_recordset if many else func.jsonb_to_record
+        columns = [column(name, self.table.c[name].type) for name in fields]
+        source = function(bindparam(parameter, type_=JSONB))
+        return source.table_valued(*columns).render_derived(name="r", with_types=True)
+
+
+def live_workflow_of(items: FromClause) -> ColumnElement[bool]:
+    """The item's workflow is the `workflow_id` parameter, live and the `owner_id`'s."""
+    workflows = WORKFLOWS_TABLE
+    return (
+        (items.c.workflow_id == bindparam("workflow_id"))
+        & (workflows.c.id == items.c.workflow_id)
+        & (workflows.c.owner_id == bindparam("owner_id"))
+        & workflows.c.deleted_at.is_(None)
+    )
 
 
 @dataclass(frozen=True)
@@ -102,6 +139,25 @@ def validated_merge(model: type[ModelT], stored: dict[str, Any], changes: dict[s
         raise ValidationError(problems) from None
 
 
+async def fetch_one(
+    connection: AsyncConnection[Any], statement: CompiledSql, values: dict[str, Any]
+) -> tuple[Any, ...] | None:
+    """The first row of a compiled statement."""
+    cursor = await connection.execute(statement.text, statement.params(values))
+    row: tuple[Any, ...] | None = await cursor.fetchone()
+    return row
+
+
+@cache
+def get_item_statement(table: GraphTable) -> CompiledSql:
+    """SELECT the workflow version and the item's JSON, of a live workflow of the owner."""
+    items = table.table
+    statement = select(WORKFLOWS_TABLE.c.version, table.json).where(
+        items.c.id == bindparam("item_id"), live_workflow_of(items)
+    )
+    return compiled(statement)
+
+
 async def get_item(
     connection: AsyncConnection[Any],
     table: GraphTable,
@@ -110,14 +166,36 @@ async def get_item(
     item_id: uuid.UUID,
 ) -> VersionedJson | None:
     """One item of the owner's live workflow, with the workflow version."""
-    cursor = await connection.execute(
-        f"SELECT w.version, {table.json_sql}::text FROM {table.name} x "  # noqa: S608
-        "JOIN workflows w ON w.id = x.workflow_id "
-        "WHERE x.id = %s AND x.workflow_id = %s AND w.owner_id = %s AND w.deleted_at IS NULL",
-        (item_id, workflow_id, owner_id),
-    )
-    row = await cursor.fetchone()
+    values = {"item_id": item_id, "workflow_id": workflow_id, "owner_id": owner_id}
+    row = await fetch_one(connection, get_item_statement(table), values)
     return None if row is None else VersionedJson(int(row[0]), str(row[1]), item_id)
+
+
+@cache
+def list_items_statement(table: GraphTable, after: bool) -> CompiledSql:
+    """One keyset page by (created_at, id) of a live workflow's items, with its version.
+
+    One statement, so the version and the page come from the same snapshot.
+    """
+    items, workflows = table.table, WORKFLOWS_TABLE
+    position = tuple_(items.c.created_at, items.c.id)
+    page = select(table.json.label("body"), items.c.created_at, items.c.id).where(
+        items.c.workflow_id == workflows.c.id
+    )
+    if after:
+        page = page.where(position > tuple_(bindparam("after_value"), bindparam("after_id")))
+    rows = page.order_by(items.c.created_at, items.c.id).limit(bindparam("limit")).lateral("page")
+    statement = (
+        select(workflows.c.version, rows.c.body, rows.c.created_at.cast(Text), rows.c.id)
+        .select_from(workflows.outerjoin(rows, true()))
+        .where(
+            workflows.c.id == bindparam("workflow_id"),
+            workflows.c.owner_id == bindparam("owner_id"),
+            workflows.c.deleted_at.is_(None),
+        )
+        .order_by(rows.c.created_at, rows.c.id)
+    )
+    return compiled(statement)
 
 
 async def list_items(
@@ -129,21 +207,12 @@ async def list_items(
     cursor: str | None,
 ) -> ItemsPage | None:
     """One keyset page by (created_at, id) of a live workflow's items; None without one."""
-    after_sql = ""
-    after_params: tuple[Any, ...] = ()
+    values: dict[str, Any] = {"workflow_id": workflow_id, "owner_id": owner_id, "limit": limit + 1}
     if cursor is not None:
-        after_sql = " AND (x.created_at, x.id) > (%s, %s)"
-        after_params = Cursor.decode(cursor, PAGE_SORT.value).position(PAGE_SORT.column)
-    # One statement, so the version and the page come from the same snapshot.
-    result = await connection.execute(
-        f"SELECT w.version, page.body, page.created_at::text, page.id FROM workflows w "  # noqa: S608
-        f"LEFT JOIN LATERAL (SELECT {table.json_sql}::text AS body, x.created_at, x.id "
-        f"FROM {table.name} x WHERE x.workflow_id = w.id{after_sql} "
-        "ORDER BY x.created_at, x.id LIMIT %s) page ON true "
-        "WHERE w.id = %s AND w.owner_id = %s AND w.deleted_at IS NULL "
-        "ORDER BY page.created_at, page.id",
-        (*after_params, limit + 1, workflow_id, owner_id),
-    )
+        after = Cursor.decode(cursor, PAGE_SORT.value).position(PAGE_SORT.column)
+        values["after_value"], values["after_id"] = after
+    statement = list_items_statement(table, cursor is not None)
+    result = await connection.execute(statement.text, statement.params(values))
     rows = await result.fetchall()
     if not rows:
         return None
@@ -152,15 +221,19 @@ async def list_items(
     return ItemsPage(int(rows[0][0]), items, next_cursor)
 
 
+@cache
+def count_statement(table: GraphTable) -> CompiledSql:
+    """SELECT how many items the workflow has."""
+    items = table.table
+    count = select(func.count()).select_from(items)
+    return compiled(count.where(items.c.workflow_id == bindparam("workflow_id")))
+
+
 async def count_items(
     connection: AsyncConnection[Any], table: GraphTable, workflow_id: uuid.UUID
 ) -> int:
     """How many items the workflow has."""
-    cursor = await connection.execute(
-        f"SELECT count(*) FROM {table.name} WHERE workflow_id = %s",  # noqa: S608
-        (workflow_id,),
-    )
-    row = await cursor.fetchone()
+    row = await fetch_one(connection, count_statement(table), {"workflow_id": workflow_id})
     assert row is not None
     return int(row[0])
 
@@ -185,6 +258,21 @@ def refuse_growth(table: GraphTable, count: int, added: int, maximum: int) -> No
         )
 
 
+@cache
+def insert_statement(table: GraphTable) -> CompiledSql:
+    """INSERT the `records` (id and Create fields) into a workflow; (id, JSON) of each."""
+    items = table.table
+    records = table.records("records", ("id", *table.fields), many=True)
+    rows = select(bindparam("workflow_id", type_=items.c.workflow_id.type), *records.c)
+    created = (
+        insert(items)
+        .from_select(["workflow_id", "id", *table.fields], rows)
+        .returning(*items.c)
+        .cte("created")
+    )
+    return compiled(select(created.c.id, table.json_of(created)))
+
+
 async def insert_items(
     connection: AsyncConnection[Any],
     table: GraphTable,
@@ -197,33 +285,54 @@ async def insert_items(
         {"id": str(item_id), **item.model_dump(mode="json")}
         for item_id, item in zip(ids, items, strict=True)
     ]
-    columns = ", ".join(table.column_types)
-    values = ", ".join(f"r.{column}" for column in table.column_types)
+    statement = insert_statement(table)
     cursor = await connection.execute(
-        f"INSERT INTO {table.name} AS x (workflow_id, id, {columns}) "  # noqa: S608
-        f"SELECT %s, r.id, {values} "
-        f"FROM jsonb_to_recordset(%s) AS {table.record_sql(with_id=True)} "
-        f"RETURNING x.id, {table.json_sql}::text",
-        (workflow_id, Jsonb(records)),
+        statement.text, statement.params({"workflow_id": workflow_id, "records": records})
     )
     bodies = {row[0]: str(row[1]) for row in await cursor.fetchall()}
     return [(item_id, bodies[item_id]) for item_id in ids]
+
+
+@cache
+def stored_item_statement(table: GraphTable) -> CompiledSql:
+    """SELECT the item's writable fields as a JSON object (parsed by psycopg)."""
+    items = table.table
+    statement = select(json_object(table.create, items)).where(
+        items.c.id == bindparam("item_id"), items.c.workflow_id == bindparam("workflow_id")
+    )
+    return compiled(statement)
 
 
 async def stored_item(
     connection: AsyncConnection[Any], table: GraphTable, workflow_id: uuid.UUID, item_id: uuid.UUID
 ) -> dict[str, Any]:
     """The item's writable fields as stored; 404 when the workflow has no such item."""
-    cursor = await connection.execute(
-        f"SELECT {json_object_sql(table.create, 'x')} FROM {table.name} x "  # noqa: S608
-        "WHERE x.id = %s AND x.workflow_id = %s",
-        (item_id, workflow_id),
-    )
-    row = await cursor.fetchone()
+    values = {"item_id": item_id, "workflow_id": workflow_id}
+    row = await fetch_one(connection, stored_item_statement(table), values)
     if row is None:
         raise NotFoundError(f"{table.label} {item_id} not found.")
     stored: dict[str, Any] = row[0]
     return stored
+
+
+def item_update(table: GraphTable, fields: Sequence[str]) -> Any:
+    """UPDATE of the item `item_id` of `workflow_id`, writing `fields` from the `record`.
+
+    updated_at, where the table keeps one, is refreshed by its column's onupdate.
+    """
+    items = table.table
+    record = table.records("record", fields, many=False)
+    return (
+        update(items)
+        .values({name: record.c[name] for name in fields})
+        .where(items.c.id == bindparam("item_id"), items.c.workflow_id == bindparam("workflow_id"))
+    )
+
+
+@cache
+def update_statement(table: GraphTable) -> CompiledSql:
+    """Write every Create field of the record over the item; its new JSON."""
+    return compiled(item_update(table, table.fields).returning(table.json))
 
 
 async def update_item(
@@ -234,15 +343,22 @@ async def update_item(
     item: BaseModel,
 ) -> str:
     """Write every field of a validated Create model over the stored item; its new JSON."""
-    cursor = await connection.execute(
-        f"UPDATE {table.name} AS x SET {table.set_sql(table.column_types)} "  # noqa: S608
-        f"FROM jsonb_to_record(%s) AS {table.record_sql(with_id=False)} "
-        f"WHERE x.id = %s AND x.workflow_id = %s RETURNING {table.json_sql}::text",
-        (Jsonb(item.model_dump(mode="json")), item_id, workflow_id),
+    values = {"record": item.model_dump(mode="json"), "item_id": item_id}
+    row = await fetch_one(
+        connection, update_statement(table), {**values, "workflow_id": workflow_id}
     )
-    row = await cursor.fetchone()
     assert row is not None  # stored_item found it and the workflow lock holds
     return str(row[0])
+
+
+@cache
+def delete_statement(table: GraphTable) -> CompiledSql:
+    """DELETE the item `item_id` of `workflow_id`, returning its id."""
+    items = table.table
+    statement = delete(items).where(
+        items.c.id == bindparam("item_id"), items.c.workflow_id == bindparam("workflow_id")
+    )
+    return compiled(statement.returning(items.c.id))
 
 
 async def delete_item(
@@ -255,13 +371,34 @@ async def delete_item(
 ) -> int:
     """Delete one item (edges of a node go with it); the workflow's new version."""
     version = await bump_version(connection, owner_id, workflow_id, precondition)
-    cursor = await connection.execute(
-        f"DELETE FROM {table.name} WHERE id = %s AND workflow_id = %s RETURNING id",  # noqa: S608
-        (item_id, workflow_id),
-    )
-    if await cursor.fetchone() is None:
+    values = {"item_id": item_id, "workflow_id": workflow_id}
+    if await fetch_one(connection, delete_statement(table), values) is None:
         raise NotFoundError(f"{table.label} {item_id} not found.")
     return version
+
+
+@cache
+def bump_and_update_statement(table: GraphTable, fields: tuple[str, ...]) -> CompiledSql:
+    """Raise the version (If-Match checked) and write `fields` of the item, in one statement."""
+    workflows, items = WORKFLOWS_TABLE, table.table
+    item_exists = exists().where(
+        items.c.id == bindparam("item_id"), items.c.workflow_id == workflows.c.id
+    )
+    bumped = (
+        update(workflows)
+        .values(version=workflows.c.version + 1)
+        .where(WORKFLOWS.where(RowState.LIVE), version_matches(workflows.c.version), item_exists)
+        .returning(workflows.c.version)
+        .cte("bumped")
+    )
+    changed = (
+        item_update(table, fields)
+        .where(bumped.c.version.is_not(None))
+        .returning(*items.c)
+        .cte("changed")
+    )
+    rendered = select(table.json_of(changed)).scalar_subquery()
+    return compiled(select(bumped.c.version, rendered))
 
 
 async def update_in_one_statement(
@@ -274,21 +411,17 @@ async def update_in_one_statement(
     record: dict[str, Any],
 ) -> VersionedJson:
     """Raise the version and write fields that need no merged validation, in one statement."""
-    columns = ", ".join(f"{column} {table.column_types[column]}" for column in record)
+    statement = bump_and_update_statement(table, tuple(sorted(record)))
     versions = None if precondition is None else precondition.sql_versions()
-    cursor = await connection.execute(
-        "WITH bumped AS (UPDATE workflows w SET version = w.version + 1, updated_at = now() "  # noqa: S608
-        "WHERE w.id = %s AND w.owner_id = %s AND w.deleted_at IS NULL "
-        "AND (%s::int[] IS NULL OR w.version = ANY(%s::int[])) "
-        f"AND EXISTS (SELECT FROM {table.name} i WHERE i.id = %s AND i.workflow_id = w.id) "
-        "RETURNING w.version), "
-        f"changed AS (UPDATE {table.name} AS x SET {table.set_sql(record)} "
-        f"FROM jsonb_to_record(%s) AS r({columns}), bumped "
-        "WHERE x.id = %s AND x.workflow_id = %s RETURNING x.*) "
-        f"SELECT bumped.version, (SELECT {table.json_sql}::text FROM changed x) FROM bumped",
-        (workflow_id, owner_id, versions, versions, item_id, Jsonb(record), item_id, workflow_id),
-    )
-    row = await cursor.fetchone()
+    values = {
+        "row_id": workflow_id,
+        "owner_id": owner_id,
+        "versions": versions,
+        "item_id": item_id,
+        "workflow_id": workflow_id,
+        "record": record,
+    }
+    row = await fetch_one(connection, statement, values)
     if row is None:
         raise await refusal(connection, table, owner_id, workflow_id, item_id, precondition)
     return VersionedJson(int(row[0]), str(row[1]), item_id)

@@ -1,18 +1,47 @@
-"""Whole graphs: read in one statement, saved set-based in one statement, duplicated in SQL."""
+"""Whole graphs: read in one statement, saved set-based in one statement, duplicated in SQL.
+
+Every statement is built with Core from the tables and compiled once, at import.
+"""
 
 import asyncio
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    FromClause,
+    Select,
+    String,
+    Text,
+    Uuid,
+    and_,
+    bindparam,
+    delete,
+    except_,
+    exists,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import JSON, JSONB
+from sqlalchemy.dialects.postgresql import insert as upsert
 
 from service.graph.edges.models import EdgePublic
 from service.graph.edges.repository import EDGES
+from service.graph.items_repository import GraphTable
 from service.graph.models import (
     GraphChanges,
     GraphEdgeIn,
@@ -25,56 +54,122 @@ from service.graph.models import (
 from service.graph.nodes.models import NodePublic
 from service.graph.nodes.repository import NODES
 from service.graph.rules import StoredFacts, SubmittedGraph
-from service.json_sql import json_array_sql, json_object_sql, json_rows_sql
-from service.owned_rows import VersionedJson, fetch_versioned
-from service.workflows.models import WorkflowPublic
+from service.owned_rows import WORKFLOWS_TABLE
+from service.registry.repository import AGENTS, TOOLS
+from service.responses import render_json
+from service.sql import (
+    CompiledSql,
+    compiled,
+    json_array,
+    json_key,
+    json_text,
+    public_columns,
+    public_fields,
+)
+from service.workflows.models import WorkflowCreate, WorkflowPublic
 
 NODE_LIST_ADAPTER = TypeAdapter(list[GraphNodeIn])
 EDGE_LIST_ADAPTER = TypeAdapter(list[GraphEdgeIn])
+WORKFLOWS = WORKFLOWS_TABLE
+ITEM_ORDER = ("created_at", "id")
+# The graph document's members in GraphPublic's order; the workflow's are rendered one by one.
+GRAPH_MEMBERS = public_fields(GraphPublic)
+WORKFLOW_MEMBERS = [name for name in GRAPH_MEMBERS if name not in ("nodes", "edges")]
+EDGE_CONNECTION = ("source_node_id", "target_node_id", "source_handle", "target_handle")
 
-# Column types of the JSON records a save sends; the keys are GraphNodeIn/GraphEdgeIn fields.
-NODE_RECORD = {"id": "uuid", **NODES.column_types}
-EDGE_RECORD = {"id": "uuid", **EDGES.column_types}
-EDGE_CONNECTION = ["source_node_id", "target_node_id", "source_handle", "target_handle"]
-NODE_ORDER = "n.created_at, n.id"
-EDGE_ORDER = "e.created_at, e.id"
 
-
-def graph_select() -> str:
-    """SELECT (version, graph JSON text) of one live workflow of an owner."""
-    nodes = json_rows_sql(NodePublic, "nodes", "n", "n.workflow_id = w.id", ROW_ORDER)
-    edges = json_rows_sql(EdgePublic, "edges", "e", "e.workflow_id = w.id", ROW_ORDER)
-    return (
-        f"SELECT g.version, {json_object_sql(GraphPublic, 'g')}::text FROM ("  # noqa: S608
-        f"SELECT w.*, {nodes} AS nodes, {edges} AS edges "
-        "FROM workflows w WHERE w.id = %s AND w.owner_id = %s AND w.deleted_at IS NULL) g"
+def live_workflow() -> ColumnElement[bool]:
+    """The `workflow_id` parameter names a live workflow of the `owner_id` parameter."""
+    return and_(
+        WORKFLOWS.c.id == bindparam("workflow_id"),
+        WORKFLOWS.c.owner_id == bindparam("owner_id"),
+        WORKFLOWS.c.deleted_at.is_(None),
     )
 
 
-ROW_ORDER = "x.created_at, x.id"
-GRAPH_QUERY = graph_select()
+def workflow_member_texts() -> list[ColumnElement[str]]:
+    """Each workflow member of the graph document as JSON text, as row_to_json renders it."""
+    computed = {"is_deleted": WORKFLOWS.c.deleted_at.is_not(None)}
+    columns = public_columns(WorkflowPublic, WORKFLOWS, computed)
+    by_name = {column.name: column.element for column in columns}
+    null = literal("null", Text)
+    return [func.coalesce(json_text(func.to_json(by_name[n])), null) for n in WORKFLOW_MEMBERS]
+
+
+def items_json(table: GraphTable, public: type[BaseModel]) -> ColumnElement[str]:
+    """The workflow's items as a JSON array text, in creation order."""
+    items = table.table
+    rows = select(*public_columns(public, items)).where(items.c.workflow_id == WORKFLOWS.c.id)
+    return json_text(json_array(public, rows.correlate(WORKFLOWS), ITEM_ORDER))
+
+
+NODES_JSON = items_json(NODES, NodePublic)
+EDGES_JSON = items_json(EDGES, EdgePublic)
+# Each query selects (version, *workflow members, nodes?, edges?) of one live workflow.
+GRAPH_QUERY = compiled(
+    select(WORKFLOWS.c.version, *workflow_member_texts(), NODES_JSON, EDGES_JSON).where(
+        live_workflow()
+    )
+)
+NODES_HALF_QUERY = compiled(
+    select(WORKFLOWS.c.version, *workflow_member_texts(), NODES_JSON).where(live_workflow())
+)
+EDGES_HALF_QUERY = compiled(select(WORKFLOWS.c.version, EDGES_JSON).where(live_workflow()))
+CONSISTENT_READ_ATTEMPTS = 3
+IDLE_CONNECTION_WAIT_SECONDS = 0.001
+
+
+@dataclass(frozen=True)
+class RenderedGraph:
+    """A graph's parts as PostgreSQL rendered them, and the one document made of them."""
+
+    version: int
+    workflow_members: Sequence[str]
+    nodes: str
+    edges: str
+
+    def members(self) -> dict[str, orjson.Fragment]:
+        """The graph document's members in GraphPublic's order."""
+        parts = dict(zip(WORKFLOW_MEMBERS, self.workflow_members, strict=True))
+        parts |= {"nodes": self.nodes, "edges": self.edges}
+        return {name: orjson.Fragment(parts[name]) for name in GRAPH_MEMBERS}
+
+    def document(self) -> bytes:
+        """The GraphPublic document: every path renders a graph through here."""
+        return render_json(self.members())
+
+    def save_answer(self, changes: GraphChanges) -> bytes:
+        """The GraphSaveResult document: the graph and what the save changed."""
+        members = self.members()
+        is_deleted = members.pop("is_deleted")
+        changes_json = orjson.Fragment(changes.model_dump_json())
+        return render_json({**members, "changes": changes_json, "is_deleted": is_deleted})
+
+
+def rendered_graph(row: Sequence[Any], edges: str | None = None) -> RenderedGraph:
+    """A graph from a GRAPH_QUERY row, or a NODES_HALF_QUERY row with the edges beside."""
+    members = [str(text) for text in row[1 : 1 + len(WORKFLOW_MEMBERS)]]
+    nodes = str(row[1 + len(WORKFLOW_MEMBERS)])
+    edges = str(row[2 + len(WORKFLOW_MEMBERS)]) if edges is None else edges
+    return RenderedGraph(int(row[0]), members, nodes, edges)
+
+
+async def fetch_row(
+    connection: AsyncConnection[Any], statement: CompiledSql, values: dict[str, Any]
+) -> tuple[Any, ...] | None:
+    """The first row of a compiled statement."""
+    cursor = await connection.execute(statement.text, statement.params(values))
+    row: tuple[Any, ...] | None = await cursor.fetchone()
+    return row
 
 
 async def get_graph(
     connection: AsyncConnection[Any], owner_id: uuid.UUID, workflow_id: uuid.UUID
-) -> VersionedJson | None:
-    """The owner's live workflow with its nodes and edges, as API JSON text."""
-    return await fetch_versioned(connection, GRAPH_QUERY, (workflow_id, owner_id))
-
-
-def half_graph_query(half: str) -> str:
-    """SELECT (version, workflow JSON, JSON array of its nodes or edges) of a live workflow."""
-    public = NodePublic if half == "nodes" else EdgePublic
-    rows = json_rows_sql(public, half, "i", "i.workflow_id = w.id", ROW_ORDER)
-    return (
-        f"SELECT w.version, {json_object_sql(WorkflowPublic, 'w')}::text, {rows}::text "  # noqa: S608
-        "FROM workflows w WHERE w.id = %s AND w.owner_id = %s AND w.deleted_at IS NULL"
-    )
-
-
-HALF_GRAPH_QUERIES = (half_graph_query("nodes"), half_graph_query("edges"))
-CONSISTENT_READ_ATTEMPTS = 3
-IDLE_CONNECTION_WAIT_SECONDS = 0.001
+) -> RenderedGraph | None:
+    """The owner's live workflow with its nodes and edges."""
+    values = {"workflow_id": workflow_id, "owner_id": owner_id}
+    row = await fetch_row(connection, GRAPH_QUERY, values)
+    return None if row is None else rendered_graph(row)
 
 
 async def get_graph_in_parallel(
@@ -82,7 +177,7 @@ async def get_graph_in_parallel(
     pool: AsyncConnectionPool[Any],
     owner_id: uuid.UUID,
     workflow_id: uuid.UUID,
-) -> VersionedJson | None:
+) -> RenderedGraph | None:
     """The graph as get_graph renders it, nodes and edges rendered by two backends at once.
 
     The two statements see two snapshots; every change to a graph raises the workflow's
@@ -90,50 +185,69 @@ async def get_graph_in_parallel(
     Only an idle pooled connection is borrowed: waiting for one while holding another could
     deadlock a busy pool, so without one the graph is rendered by one statement.
     """
-    params = (workflow_id, owner_id)
+    values = {"workflow_id": workflow_id, "owner_id": owner_id}
     try:
         async with pool.connection(timeout=IDLE_CONNECTION_WAIT_SECONDS) as other:
             for _attempt in range(CONSISTENT_READ_ATTEMPTS):
                 nodes, edges = await asyncio.gather(
-                    fetch_row(connection, HALF_GRAPH_QUERIES[0], params),
-                    fetch_row(other, HALF_GRAPH_QUERIES[1], params),
+                    fetch_row(connection, NODES_HALF_QUERY, values),
+                    fetch_row(other, EDGES_HALF_QUERY, values),
                 )
                 if nodes is None or edges is None:
                     return None
                 if nodes[0] == edges[0]:
-                    body = f'{nodes[1][:-1]}, "nodes" : {nodes[2]}, "edges" : {edges[2]}}}'
-                    return VersionedJson(int(nodes[0]), body, workflow_id)
+                    return rendered_graph(nodes, edges=str(edges[1]))
     except PoolTimeout:
         pass
     return await get_graph(connection, owner_id, workflow_id)
 
 
-async def fetch_row(
-    connection: AsyncConnection[Any], query: str, params: tuple[Any, ...]
-) -> tuple[Any, ...] | None:
-    """The first row of a query."""
-    cursor = await connection.execute(query, params)
-    row: tuple[Any, ...] | None = await cursor.fetchone()
-    return row
+def stored_items_json(
+    table: GraphTable, model: type[BaseModel], workflow: FromClause
+) -> ColumnElement[Any]:
+    """The workflow's items as a JSON array of `model`, in creation order."""
+    items = table.table
+    rows = select(*public_columns(model, items), items.c.created_at).where(
+        items.c.workflow_id == workflow.c.id
+    )
+    return json_array(model, rows.correlate(workflow), ITEM_ORDER)
 
 
-def stored_graph_query() -> str:
+def usable_ids_json(registry: FromClause, reference: str) -> ColumnElement[Any]:
+    """The owner's live, active entries of `registry` that the workflow's nodes use."""
+    nodes = NODES.table
+    used = select(nodes.c[reference]).where(nodes.c.workflow_id == WORKFLOWS.c.id)
+    usable = select(func.coalesce(func.json_agg(registry.c.id), literal_column_json("[]"))).where(
+        registry.c.owner_id == WORKFLOWS.c.owner_id,
+        registry.c.deleted_at.is_(None),
+        registry.c.is_active,
+        registry.c.id.in_(used),
+    )
+    return usable.correlate(WORKFLOWS).scalar_subquery()
+
+
+def literal_column_json(text: str) -> ColumnElement[Any]:
+    """A constant JSON value."""
+    return literal(text, String).cast(JSON)
+
+
+def stored_graph_query() -> CompiledSql:
     """One statement loading what validation and Mermaid rendering need, as JSON text."""
-    nodes = json_array_sql(StoredNode, "n", NODE_ORDER)
-    edges = json_array_sql(StoredEdge, "e", EDGE_ORDER)
-    usable = (
-        "ARRAY(SELECT r.id FROM {table} r WHERE r.owner_id = w.owner_id "
-        "AND r.deleted_at IS NULL AND r.is_active "
-        "AND r.id IN (SELECT n.{column} FROM nodes n WHERE n.workflow_id = w.id))"
+    document = func.json_build_object(
+        json_key("version"),
+        WORKFLOWS.c.version,
+        json_key("name"),
+        WORKFLOWS.c.name,
+        json_key("nodes"),
+        stored_items_json(NODES, StoredNode, WORKFLOWS),
+        json_key("edges"),
+        stored_items_json(EDGES, StoredEdge, WORKFLOWS),
+        json_key("usable_tool_ids"),
+        usable_ids_json(TOOLS.table, "tool_id"),
+        json_key("usable_agent_ids"),
+        usable_ids_json(AGENTS.table, "agent_id"),
     )
-    return (
-        "SELECT json_build_object('version', w.version, 'name', w.name, "  # noqa: S608
-        f"'nodes', (SELECT {nodes} FROM nodes n WHERE n.workflow_id = w.id), "
-        f"'edges', (SELECT {edges} FROM edges e WHERE e.workflow_id = w.id), "
-        f"'usable_tool_ids', {usable.format(table='tools', column='tool_id')}, "
-        f"'usable_agent_ids', {usable.format(table='agents', column='agent_id')})::text "
-        "FROM workflows w WHERE w.id = %s AND w.owner_id = %s AND w.deleted_at IS NULL"
-    )
+    return compiled(select(json_text(document)).where(live_workflow()))
 
 
 STORED_GRAPH_QUERY = stored_graph_query()
@@ -143,41 +257,43 @@ async def get_stored_graph(
     connection: AsyncConnection[Any], owner_id: uuid.UUID, workflow_id: uuid.UUID
 ) -> StoredGraph | None:
     """The stored graph with the caller's usable (live, active) tools and agents it uses."""
-    cursor = await connection.execute(STORED_GRAPH_QUERY, (workflow_id, owner_id))
-    row = await cursor.fetchone()
+    values = {"workflow_id": workflow_id, "owner_id": owner_id}
+    row = await fetch_row(connection, STORED_GRAPH_QUERY, values)
     return None if row is None else StoredGraph.model_validate_json(row[0])
 
 
-def usable_references_sql(table: str, column: str, ids_parameter: str) -> str:
-    """ARRAY of the referenced rows of `table` the owner may use (live, or already in use)."""
-    return (
-        f"ARRAY(SELECT r.id FROM {table} r WHERE r.id = ANY({uuid_list(ids_parameter)}) "  # noqa: S608
-        "AND r.owner_id = %(owner_id)s AND (r.deleted_at IS NULL OR r.id IN ("
-        f"SELECT n.{column} FROM nodes n WHERE n.workflow_id = %(workflow_id)s)))"
+def submitted_ids(parameter: str) -> Select[Any]:
+    """SELECT the ids of a JSON array parameter (psycopg adapts long UUID lists one by one)."""
+    return select(func.jsonb_array_elements_text(bindparam(parameter, type_=JSONB)).cast(Uuid))
+
+
+def usable_references(registry: FromClause, reference: str, ids: str) -> ColumnElement[Any]:
+    """The submitted referenced rows of `registry` the owner may use (live, or already in use)."""
+    nodes = NODES.table
+    in_use = select(nodes.c[reference]).where(nodes.c.workflow_id == bindparam("workflow_id"))
+    found = select(func.array_agg(registry.c.id)).where(
+        registry.c.id.in_(submitted_ids(ids)),
+        registry.c.owner_id == bindparam("owner_id"),
+        or_(registry.c.deleted_at.is_(None), registry.c.id.in_(in_use)),
     )
+    return found.scalar_subquery()
 
 
-def foreign_ids_sql(table: str, ids_parameter: str) -> str:
-    """ARRAY of the given ids that rows of another workflow hold (only new ids are looked up)."""
-    new_ids = (
-        f"SELECT jsonb_array_elements_text(%({ids_parameter})s)::uuid "  # noqa: S608
-        f"EXCEPT SELECT id FROM {table} WHERE workflow_id = %(workflow_id)s"
+def foreign_ids(table: GraphTable, ids: str) -> ColumnElement[Any]:
+    """The submitted ids that rows of another workflow hold (only new ids are looked up)."""
+    items = table.table
+    own = select(items.c.id).where(items.c.workflow_id == bindparam("workflow_id"))
+    new_ids = except_(submitted_ids(ids), own)
+    return select(func.array_agg(items.c.id)).where(items.c.id.in_(new_ids)).scalar_subquery()
+
+
+FACTS_QUERY = compiled(
+    select(
+        usable_references(TOOLS.table, "tool_id", "tool_ids"),
+        usable_references(AGENTS.table, "agent_id", "agent_ids"),
+        foreign_ids(NODES, "node_ids"),
+        foreign_ids(EDGES, "edge_ids"),
     )
-    return f"ARRAY(SELECT x.id FROM {table} x WHERE x.id = ANY(ARRAY({new_ids})))"  # noqa: S608
-
-
-def uuid_list(parameter: str) -> str:
-    """A uuid[] from a JSON array parameter (psycopg adapts long UUID lists one by one)."""
-    return f"ARRAY(SELECT jsonb_array_elements_text(%({parameter})s)::uuid)"
-
-
-FACTS_QUERY = "SELECT " + ", ".join(
-    [
-        usable_references_sql("tools", "tool_id", "tool_ids"),
-        usable_references_sql("agents", "agent_id", "agent_ids"),
-        foreign_ids_sql("nodes", "node_ids"),
-        foreign_ids_sql("edges", "edge_ids"),
-    ]
 )
 
 
@@ -192,125 +308,152 @@ async def stored_facts(
     A tool or agent already used by this workflow stays usable after it is soft-deleted, so a
     graph loaded with such a reference can be saved back (validation reports it instead).
     """
-    cursor = await connection.execute(
-        FACTS_QUERY,
-        {
-            "owner_id": owner_id,
-            "workflow_id": workflow_id,
-            "tool_ids": Jsonb(list(graph.tool_ids()), dumps=orjson.dumps),
-            "agent_ids": Jsonb(list(graph.agent_ids()), dumps=orjson.dumps),
-            "node_ids": Jsonb(list(graph.node_ids), dumps=orjson.dumps),
-            "edge_ids": Jsonb(list(graph.edge_ids()), dumps=orjson.dumps),
-        },
-    )
-    row = await cursor.fetchone()
+    values = {
+        "owner_id": owner_id,
+        "workflow_id": workflow_id,
+        "tool_ids": Jsonb(list(graph.tool_ids()), dumps=orjson.dumps),
+        "agent_ids": Jsonb(list(graph.agent_ids()), dumps=orjson.dumps),
+        "node_ids": Jsonb(list(graph.node_ids), dumps=orjson.dumps),
+        "edge_ids": Jsonb(list(graph.edge_ids()), dumps=orjson.dumps),
+    }
+    row = await fetch_row(connection, FACTS_QUERY, values)
     assert row is not None
-    return StoredFacts(*(frozenset(ids) for ids in row))
+    return StoredFacts(*(frozenset(ids or ()) for ids in row))
 
 
-def _columns(record: dict[str, str], alias: str = "", skip: Sequence[str] = ()) -> str:
-    """The record's columns as a select list, optionally qualified by `alias`."""
-    prefix = f"{alias}." if alias else ""
-    return ", ".join(f"{prefix}{column}" for column in record if column not in skip)
+@dataclass(frozen=True)
+class SaveParts:
+    """The CTEs of one kind of item in the save statement."""
+
+    submitted: CTE
+    stored: CTE
+    written: CTE
+    deleted: CTE
 
 
-def _record_type(record: dict[str, str]) -> str:
-    """The column definition list of a *_to_recordset call."""
-    return ", ".join(f"{column} {sql_type}" for column, sql_type in record.items())
+def workflow_id_parameter() -> ColumnElement[uuid.UUID]:
+    """The `workflow_id` parameter, typed for a select list."""
+    return bindparam("workflow_id", type_=Uuid)
 
 
-def _compare(columns: Sequence[str], left: str, operator: str, right: str) -> str:
-    """Compare `columns` of two rows with IS [NOT] DISTINCT FROM (NULLs equal)."""
-    left_row = ", ".join(f"{left}.{column}" for column in columns)
-    right_row = ", ".join(f"{right}.{column}" for column in columns)
-    return f"({left_row}) {operator} ({right_row})"
+def differs(left: FromClause, right: FromClause, fields: Sequence[str]) -> ColumnElement[bool]:
+    """The rows differ in `fields` (NULLs equal)."""
+    left_row = tuple_(*(left.c[name] for name in fields))
+    return left_row.is_distinct_from(tuple_(*(right.c[name] for name in fields)))
 
 
-def node_writes_sql() -> str:
-    """CTEs writing the nodes: insert new, update changed (only), delete the missing."""
-    fields = [column for column in NODE_RECORD if column != "id"]
-    assignments = ", ".join(f"{column} = EXCLUDED.{column}" for column in fields)
-    return f"""
-changed_nodes AS (
-    SELECT s.* FROM submitted_nodes s LEFT JOIN stored_nodes n ON n.id = s.id
-    WHERE n.id IS NULL OR {_compare(fields, "n", "IS DISTINCT FROM", "s")}
-), written_nodes AS (
-    INSERT INTO nodes AS n (id, workflow_id, {", ".join(fields)})
-    SELECT id, %(workflow_id)s, {", ".join(fields)} FROM changed_nodes
-    ON CONFLICT (id) DO UPDATE SET {assignments}, updated_at = now()
-    WHERE n.workflow_id = EXCLUDED.workflow_id
-    RETURNING n.id
-), deleted_nodes AS (
-    DELETE FROM nodes n WHERE n.workflow_id = %(workflow_id)s
-    AND NOT EXISTS (SELECT 1 FROM submitted_nodes s WHERE s.id = n.id)
-    RETURNING n.id
-)"""  # noqa: S608
+def submitted_and_stored(table: GraphTable, parameter: str) -> tuple[CTE, CTE]:
+    """The submitted records of a kind (id and Create fields), and the workflow's stored rows."""
+    records = table.records(parameter, ("id", *table.fields), many=True)
+    submitted = select(*records.c).cte(f"submitted_{table.name}")
+    items = table.table
+    stored = select(items).where(items.c.workflow_id == bindparam("workflow_id"))
+    return submitted, stored.cte(f"stored_{table.name}")
 
 
-def edge_writes_sql() -> str:
-    """CTEs writing the edges: insert new, update changed (only), delete the missing."""
-    # A moved edge (new endpoints or handles) is deleted and inserted again once every deleted
-    # edge is gone, so it can take over a connection another edge gives up (uq_edge_connection).
-    same_connection = _compare(EDGE_CONNECTION, "e", "IS NOT DISTINCT FROM", "s")
-    fields = [column for column in EDGE_RECORD if column != "id"]
-    details = [column for column in fields if column not in EDGE_CONNECTION]
-    assignments = ", ".join(f"{column} = EXCLUDED.{column}" for column in details)
-    return f"""
-changed_edges AS (
-    SELECT s.* FROM submitted_edges s LEFT JOIN stored_edges e ON e.id = s.id
-    WHERE e.id IS NULL OR {_compare(fields, "e", "IS DISTINCT FROM", "s")}
-), deleted_edges AS (
-    DELETE FROM edges e WHERE e.workflow_id = %(workflow_id)s
-    AND NOT EXISTS (SELECT 1 FROM submitted_edges s
-                    WHERE s.id = e.id AND {same_connection})
-    RETURNING e.id, e.created_at
-), moved_edges AS (
-    -- An aggregate reads every deleted edge before the first edge is inserted.
-    SELECT coalesce(jsonb_object_agg(id::text, created_at), '{{}}') AS created_at
-    FROM deleted_edges
-), written_edges AS (
-    INSERT INTO edges AS e (id, workflow_id, {", ".join(fields)}, created_at)
-    SELECT s.id, %(workflow_id)s, {", ".join(f"s.{column}" for column in fields)},
-           coalesce((m.created_at ->> s.id::text)::timestamptz, now())
-    FROM changed_edges s CROSS JOIN moved_edges m
-    ON CONFLICT (id) DO UPDATE SET {assignments}
-    WHERE e.workflow_id = EXCLUDED.workflow_id
-    RETURNING e.id
-)"""  # noqa: S608
-
-
-def change_counts_sql(kind: str) -> str:
-    """json_build_object of what the save created, updated and deleted of `kind`."""
-    was_stored = f"EXISTS (SELECT 1 FROM stored_{kind} s WHERE s.id = w.id)"  # noqa: S608
+def changed_rows(submitted: CTE, stored: CTE, fields: Sequence[str]) -> Select[Any]:
+    """The submitted rows that are new or differ from their stored row."""
     return (
-        "json_build_object("  # noqa: S608
-        f"'created', (SELECT count(*) FROM written_{kind} w WHERE NOT {was_stored}), "
-        f"'updated', (SELECT count(*) FROM written_{kind} w WHERE {was_stored}), "
-        f"'deleted', (SELECT count(*) FROM deleted_{kind} d "
-        f"WHERE NOT EXISTS (SELECT 1 FROM submitted_{kind} s WHERE s.id = d.id)))"
+        select(submitted)
+        .outerjoin(stored, stored.c.id == submitted.c.id)
+        .where(or_(stored.c.id.is_(None), differs(stored, submitted, fields)))
     )
 
 
-def save_statement() -> str:
+def node_writes() -> SaveParts:
+    """CTEs writing the nodes: insert new, update changed (only), delete the missing."""
+    nodes, fields = NODES.table, NODES.fields
+    submitted, stored = submitted_and_stored(NODES, "nodes")
+    changed = changed_rows(submitted, stored, fields).cte("changed_nodes")
+    rows = select(changed.c.id, workflow_id_parameter(), *(changed.c[f] for f in fields))
+    insert_new = upsert(nodes).from_select(["id", "workflow_id", *fields], rows)
+    written = insert_new.on_conflict_do_update(
+        index_elements=[nodes.c.id],
+        set_={**{f: insert_new.excluded[f] for f in fields}, "updated_at": func.now()},
+        where=nodes.c.workflow_id == insert_new.excluded.workflow_id,
+    ).returning(nodes.c.id)
+    missing = ~exists().where(submitted.c.id == nodes.c.id)
+    deleted = delete(nodes).where(nodes.c.workflow_id == bindparam("workflow_id"), missing)
+    return SaveParts(
+        submitted,
+        stored,
+        written.cte("written_nodes"),
+        deleted.returning(nodes.c.id).cte("deleted_nodes"),
+    )
+
+
+def edge_writes() -> SaveParts:
+    """CTEs writing the edges: insert new, update changed (only), delete the missing.
+
+    A moved edge (new endpoints or handles) is deleted and inserted again once every deleted
+    edge is gone, so it can take over a connection another edge gives up (uq_edge_connection).
+    """
+    edges, fields = EDGES.table, EDGES.fields
+    submitted, stored = submitted_and_stored(EDGES, "edges")
+    changed = changed_rows(submitted, stored, fields).cte("changed_edges")
+    kept = exists().where(submitted.c.id == edges.c.id, ~differs(edges, submitted, EDGE_CONNECTION))
+    deleted = (
+        delete(edges)
+        .where(edges.c.workflow_id == bindparam("workflow_id"), ~kept)
+        .returning(edges.c.id, edges.c.created_at)
+        .cte("deleted_edges")
+    )
+    # An aggregate reads every deleted edge before the first edge is inserted.
+    moved = select(
+        func.coalesce(
+            func.jsonb_object_agg(deleted.c.id.cast(Text), deleted.c.created_at),
+            literal("{}", String).cast(JSONB),
+        ).label("created_at")
+    ).cte("moved_edges")
+    created_at = func.coalesce(
+        moved.c.created_at.op("->>")(changed.c.id.cast(Text)).cast(edges.c.created_at.type),
+        func.now(),
+    )
+    rows = select(
+        changed.c.id, workflow_id_parameter(), *(changed.c[f] for f in fields), created_at
+    ).select_from(changed.join(moved, true()))
+    insert_new = upsert(edges).from_select(["id", "workflow_id", *fields, "created_at"], rows)
+    details = [name for name in fields if name not in EDGE_CONNECTION]
+    written = insert_new.on_conflict_do_update(
+        index_elements=[edges.c.id],
+        set_={name: insert_new.excluded[name] for name in details},
+        where=edges.c.workflow_id == insert_new.excluded.workflow_id,
+    ).returning(edges.c.id)
+    return SaveParts(submitted, stored, written.cte("written_edges"), deleted)
+
+
+def change_counts(parts: SaveParts) -> ColumnElement[Any]:
+    """json_build_object of what the save created, updated and deleted of one kind."""
+    written, deleted = parts.written, parts.deleted
+    was_stored = exists().where(parts.stored.c.id == written.c.id)
+    resubmitted = exists().where(parts.submitted.c.id == deleted.c.id)
+
+    def count(source: FromClause, condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return select(func.count()).select_from(source).where(condition).scalar_subquery()
+
+    return func.json_build_object(
+        json_key("created"),
+        count(written, not_(was_stored)),
+        json_key("updated"),
+        count(written, was_stored),
+        json_key("deleted"),
+        count(deleted, not_(resubmitted)),
+    )
+
+
+def save_statement() -> CompiledSql:
     """One statement making the stored graph equal to the submitted one, with change counts.
 
     Foreign keys are checked at the end of the statement, so the order of its parts does not
     matter to them; every part sees the graph as it was before the statement.
     """
-    return f"""
-WITH submitted_nodes AS (
-    SELECT * FROM jsonb_to_recordset(%(nodes)s) AS x({_record_type(NODE_RECORD)})
-), submitted_edges AS (
-    SELECT * FROM jsonb_to_recordset(%(edges)s) AS x({_record_type(EDGE_RECORD)})
-), stored_nodes AS (
-    SELECT * FROM nodes WHERE workflow_id = %(workflow_id)s
-), stored_edges AS (
-    SELECT * FROM edges WHERE workflow_id = %(workflow_id)s
-),{node_writes_sql()},{edge_writes_sql()}
-SELECT json_build_object(
-    'nodes', {change_counts_sql("nodes")}, 'edges', {change_counts_sql("edges")}
-)::text
-"""  # noqa: S608
+    counts = func.json_build_object(
+        json_key("nodes"),
+        change_counts(node_writes()),
+        json_key("edges"),
+        change_counts(edge_writes()),
+    )
+    return compiled(select(json_text(counts)))
 
 
 SAVE_STATEMENT = save_statement()
@@ -330,67 +473,74 @@ async def save_graph(
     connection: AsyncConnection[Any], workflow_id: uuid.UUID, graph: SubmittedGraph
 ) -> GraphChanges:
     """Make the stored graph equal to the checked submitted one; the counts of what changed."""
-    cursor = await connection.execute(
-        SAVE_STATEMENT,
-        {
-            "workflow_id": workflow_id,
-            "nodes": Jsonb(list(graph.nodes.values()), dumps=dump_nodes),
-            "edges": Jsonb(list(graph.edges.values()), dumps=dump_edges),
-        },
-    )
-    row = await cursor.fetchone()
+    values = {
+        "workflow_id": workflow_id,
+        "nodes": Jsonb(list(graph.nodes.values()), dumps=dump_nodes),
+        "edges": Jsonb(list(graph.edges.values()), dumps=dump_edges),
+    }
+    row = await fetch_row(connection, SAVE_STATEMENT, values)
     assert row is not None
     return GraphChanges.model_validate_json(row[0])
 
 
-async def get_saved_graph(
-    connection: AsyncConnection[Any],
-    owner_id: uuid.UUID,
-    workflow_id: uuid.UUID,
-    changes: GraphChanges,
-) -> tuple[VersionedJson, str]:
-    """The graph just saved as GET shows it, and the save's answer: that plus the changes."""
-    saved = await get_graph(connection, owner_id, workflow_id)
-    assert saved is not None
-    answer = saved.body[:-1] + ', "changes" : ' + changes.model_dump_json() + "}"
-    return saved, answer
+def duplicate_statement() -> CompiledSql:
+    """One statement copying a live workflow with its graph; node ids are remapped.
 
-
-def duplicate_statement() -> str:
-    """One statement copying a live workflow with its graph; node ids are remapped."""
-    node_fields = _columns(NODE_RECORD, skip=["id"])
-    node_values = _columns(NODE_RECORD, "n", skip=["id"])
-    edge_fields = _columns(EDGE_RECORD, skip=["id", "source_node_id", "target_node_id"])
-    edge_values = _columns(EDGE_RECORD, "e", skip=["id", "source_node_id", "target_node_id"])
-    return f"""
-WITH original AS (
-    SELECT * FROM workflows
-    WHERE id = %(workflow_id)s AND owner_id = %(owner_id)s AND deleted_at IS NULL
-), copy AS (
-    INSERT INTO workflows (id, owner_id, name, description, config, variables, is_active)
-    SELECT gen_random_uuid(), owner_id, coalesce(%(name)s::text, left('Copy of ' || name, 255)),
-           description, config, variables, is_active
-    FROM original
-    RETURNING id
-), new_ids AS (
-    SELECT n.id AS old_id, gen_random_uuid() AS new_id
-    FROM nodes n JOIN original o ON n.workflow_id = o.id
-), copied_nodes AS (
-    INSERT INTO nodes (id, workflow_id, {node_fields})
-    SELECT m.new_id, c.id, {node_values}
-    FROM nodes n JOIN new_ids m ON m.old_id = n.id CROSS JOIN copy c
-    WHERE n.workflow_id = %(workflow_id)s
-), copied_edges AS (
-    INSERT INTO edges (id, workflow_id, source_node_id, target_node_id, {edge_fields})
-    SELECT gen_random_uuid(), c.id, s.new_id, t.new_id, {edge_values}
-    FROM edges e
-    JOIN new_ids s ON s.old_id = e.source_node_id
-    JOIN new_ids t ON t.old_id = e.target_node_id
-    CROSS JOIN copy c
-    WHERE e.workflow_id = %(workflow_id)s
-)
-SELECT id FROM copy
-"""  # noqa: S608
+    Every field a workflow, node or edge is created with is copied: a new column is too.
+    """
+    workflows, nodes, edges = WORKFLOWS, NODES.table, EDGES.table
+    original = select(workflows).where(live_workflow()).cte("original")
+    copied_name = func.coalesce(
+        bindparam("name", type_=Text),
+        func.left(literal("Copy of ", Text) + original.c.name, 255),
+    )
+    workflow_fields = [name for name in WorkflowCreate.model_fields if name != "name"]
+    copy = (
+        insert(workflows)
+        .from_select(
+            ["id", "owner_id", "name", *workflow_fields],
+            select(
+                func.gen_random_uuid(),
+                original.c.owner_id,
+                copied_name,
+                *(original.c[name] for name in workflow_fields),
+            ),
+        )
+        .returning(workflows.c.id)
+        .cte("copy")
+    )
+    new_ids = (
+        select(nodes.c.id.label("old_id"), func.gen_random_uuid().label("new_id"))
+        .join(original, nodes.c.workflow_id == original.c.id)
+        .cte("new_ids")
+    )
+    copied_nodes = insert(nodes).from_select(
+        ["id", "workflow_id", *NODES.fields],
+        select(new_ids.c.new_id, copy.c.id, *(nodes.c[name] for name in NODES.fields))
+        .join_from(nodes, new_ids, new_ids.c.old_id == nodes.c.id)
+        .join(copy, true())
+        .where(nodes.c.workflow_id == bindparam("workflow_id")),
+    )
+    source, target = new_ids.alias("s"), new_ids.alias("t")
+    edge_fields = [
+        name for name in EDGES.fields if name not in ("source_node_id", "target_node_id")
+    ]
+    copied_edges = insert(edges).from_select(
+        ["id", "workflow_id", "source_node_id", "target_node_id", *edge_fields],
+        select(
+            func.gen_random_uuid(),
+            copy.c.id,
+            source.c.new_id,
+            target.c.new_id,
+            *(edges.c[name] for name in edge_fields),
+        )
+        .join_from(edges, source, source.c.old_id == edges.c.source_node_id)
+        .join(target, target.c.old_id == edges.c.target_node_id)
+        .join(copy, true())
+        .where(edges.c.workflow_id == bindparam("workflow_id")),
+    )
+    statement = select(copy.c.id).add_cte(copied_nodes.cte("copied_nodes"))
+    return compiled(statement.add_cte(copied_edges.cte("copied_edges")))
 
 
 DUPLICATE_STATEMENT = duplicate_statement()
@@ -400,8 +550,6 @@ async def duplicate_workflow(
     connection: AsyncConnection[Any], owner_id: uuid.UUID, workflow_id: uuid.UUID, name: str | None
 ) -> uuid.UUID | None:
     """Copy the owner's live workflow as a new one at version 1; its id, None if not found."""
-    cursor = await connection.execute(
-        DUPLICATE_STATEMENT, {"workflow_id": workflow_id, "owner_id": owner_id, "name": name}
-    )
-    row = await cursor.fetchone()
+    values = {"workflow_id": workflow_id, "owner_id": owner_id, "name": name}
+    row = await fetch_row(connection, DUPLICATE_STATEMENT, values)
     return None if row is None else uuid.UUID(str(row[0]))

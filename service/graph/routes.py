@@ -159,7 +159,7 @@ async def get_graph(
         found = await graph.get_graph_in_parallel(connection, pool, user_id, workflow_id)
         if found is None:  # deleted in between
             raise workflow_not_found(workflow_id)
-        version, body = found.version, found.body.encode()
+        version, body = found.version, found.document()
         rendered.put(workflow_id, version, body)
     return negotiated(json_response(body, version=version))
 
@@ -223,19 +223,22 @@ async def replace_graph(
     )
     with collector_paused():
         submitted = graph_checks.parse_graph(payload)
+    # The row lock comes before any stored fact is read, so no concurrent writer can change
+    # them between the checks and the save; the body is judged before the precondition, as
+    # FastAPI judges declared bodies: an invalid document is 422 whatever the version.
+    await workflows.lock_workflow(session, user_id, workflow_id)
     facts = await graph.stored_facts(session, user_id, workflow_id, submitted)
     with collector_paused():
         graph_checks.check_graph(submitted, facts)
-    # The body is judged before the precondition, as FastAPI judges declared bodies: an
-    # invalid document is 422 whatever the version; a stale valid one is 412.
     await workflows.bump_version(session, user_id, workflow_id, precondition)
     changes = await graph.save_graph(session, workflow_id, submitted)
-    saved, answer = await graph.get_saved_graph(session, user_id, workflow_id, changes)
+    saved = await graph.get_graph(session, user_id, workflow_id)
+    assert saved is not None  # locked above
     # Keep the new rendering for the next GET, but only once committed: background tasks run
     # after the response, which is sent after the unit of work commits.
     rendered: RenderedGraphs = request.app.state.rendered_graphs
-    background.add_task(rendered.put_async, workflow_id, saved.version, saved.body.encode())
-    return json_response(answer, version=saved.version)
+    background.add_task(rendered.put_async, workflow_id, saved.version, saved.document())
+    return json_response(saved.save_answer(changes), version=saved.version)
 
 
 @router.post(
@@ -264,7 +267,8 @@ async def duplicate_workflow(
     copied = await graph.get_graph(session, user_id, copy_id)
     assert copied is not None
     location = str(request.url_for("get_workflow", workflow_id=str(copy_id)))
-    return json_response(copied.body, version=copied.version, status_code=201, location=location)
+    body = copied.document()
+    return json_response(body, version=copied.version, status_code=201, location=location)
 
 
 @router.get(

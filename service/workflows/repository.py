@@ -5,14 +5,18 @@ one statement, and the row lock it takes holds other writers off until commit.
 """
 
 import uuid
+from functools import cache
 from typing import Any
 
 from psycopg import AsyncConnection
+from sqlalchemy import select
 
+from service.errors import workflow_not_found
 from service.owned_rows import (
     WORKFLOWS_TABLE,
     ListFilter,
     OwnedTable,
+    RowState,
     VersionedJson,
     get_row,
     insert_row,
@@ -26,6 +30,7 @@ from service.owned_rows import (
 )
 from service.pagination import SortKey
 from service.preconditions import Precondition
+from service.sql import CompiledSql, compiled
 from service.workflows.models import WorkflowCreate, WorkflowPublic, WorkflowUpdate
 
 WORKFLOWS = OwnedTable(WORKFLOWS_TABLE, "Workflow", WorkflowPublic)
@@ -56,6 +61,26 @@ async def current_version(
 ) -> int | None:
     """The version of the owner's live (or trashed) workflow, None if there is none."""
     return await row_version(connection, WORKFLOWS, owner_id, workflow_id, deleted=deleted)
+
+
+@cache
+def lock_statement() -> CompiledSql:
+    """SELECT ... FOR UPDATE of the owner's live workflow."""
+    table = WORKFLOWS.table
+    return compiled(select(table.c.version).where(WORKFLOWS.where(RowState.LIVE)).with_for_update())
+
+
+async def lock_workflow(
+    connection: AsyncConnection[Any], owner_id: uuid.UUID, workflow_id: uuid.UUID
+) -> int:
+    """Lock the owner's live workflow until commit, before a write reads what it checks; 404."""
+    statement = lock_statement()
+    values = {"row_id": workflow_id, "owner_id": owner_id}
+    cursor = await connection.execute(statement.text, statement.params(values))
+    row = await cursor.fetchone()
+    if row is None:
+        raise workflow_not_found(workflow_id)
+    return int(row[0])
 
 
 async def bump_version(

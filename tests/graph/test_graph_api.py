@@ -9,14 +9,19 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from sqlalchemy import literal, select
 
 from service.db import psycopg_conninfo
 from service.graph import repository as graph_repository
 from service.graph.cache import RenderedGraphs
 from service.graph.edges.models import EdgeCreate
+from service.graph.edges.repository import EDGES
 from service.graph.models import GraphEdgeIn, GraphNodeIn
 from service.graph.nodes.models import NodeCreate
-from service.graph.repository import EDGE_RECORD, NODE_RECORD
+from service.graph.nodes.repository import NODES
+from service.graph.repository import EDGE_CONNECTION as EDGE_ENDS
+from service.graph.repository import SAVE_STATEMENT
+from service.sql import compiled
 from tests.factories import create_workflow, expect, insert_tool
 
 API = "/api/v1"
@@ -504,11 +509,11 @@ async def test_halves_of_different_versions_are_never_joined(
     first, second = node("A"), node("B")
     saved = await workflow_with_graph(client, [first, second], [edge(first, second)])
     copied = expect(await client.post(graph_url(saved, "duplicate")), 201).json()
-    nodes_half, _edges_half = graph_repository.HALF_GRAPH_QUERIES
-    newer_and_empty = (
-        "SELECT w.version + 1, '{}', '[]' FROM workflows w WHERE w.id = %s AND w.owner_id = %s"
+    workflows = graph_repository.WORKFLOWS
+    newer_and_empty = compiled(
+        select(workflows.c.version + 1, literal("[]")).where(graph_repository.live_workflow())
     )
-    monkeypatch.setattr(graph_repository, "HALF_GRAPH_QUERIES", (nodes_half, newer_and_empty))
+    monkeypatch.setattr(graph_repository, "EDGES_HALF_QUERY", newer_and_empty)
 
     graph = await get_graph(client, copied)
 
@@ -659,7 +664,9 @@ async def test_concurrent_saves_of_one_version_let_exactly_one_win(
 
 
 def test_the_saved_records_cover_every_submitted_field() -> None:
-    assert list(NODE_RECORD) == ["id", *NodeCreate.model_fields]
-    assert set(EDGE_RECORD) == {"id", *EdgeCreate.model_fields}
-    assert set(GraphNodeIn.model_fields) == set(NODE_RECORD)
-    assert set(GraphEdgeIn.model_fields) == set(EDGE_RECORD)
+    assert NODES.fields == tuple(NodeCreate.model_fields)
+    assert EDGES.fields == tuple(EdgeCreate.model_fields)
+    assert set(GraphNodeIn.model_fields) == {"id", *NODES.fields}
+    assert set(GraphEdgeIn.model_fields) == {"id", *EDGES.fields}
+    for field in (*NODES.fields, *EDGES.fields):
+        assert f"{field} = excluded.{field}" in SAVE_STATEMENT.text or field in EDGE_ENDS

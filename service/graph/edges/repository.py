@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from psycopg import AsyncConnection
+from sqlalchemy import Text, Uuid, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from service.errors import (
     CycleDetectedError,
@@ -16,7 +18,7 @@ from service.errors import (
     ValidationError,
 )
 from service.graph.dag import cycle_if_added, find_cycle
-from service.graph.edges.models import EdgeCreate, EdgePublic, EdgeUpdate
+from service.graph.edges.models import Edge, EdgeCreate, EdgePublic, EdgeUpdate
 from service.graph.items_repository import (
     CreatedItems,
     GraphTable,
@@ -27,25 +29,26 @@ from service.graph.items_repository import (
     update_item,
     validated_merge,
 )
+from service.graph.nodes.models import Node
 from service.owned_rows import VersionedJson
 from service.preconditions import Precondition
+from service.sql import compiled, table_of
 from service.workflows.repository import bump_version
 
-EDGES = GraphTable(
-    name="edges",
-    label="Edge",
-    public=EdgePublic,
-    create=EdgeCreate,
-    column_types={
-        "source_node_id": "uuid",
-        "target_node_id": "uuid",
-        "source_handle": "text",
-        "target_handle": "text",
-        "condition": "jsonb",
-        "priority": "int",
-        "label": "text",
-    },
-    has_updated_at=False,
+EDGES = GraphTable(table_of(Edge), "Edge", EdgePublic, EdgeCreate)
+NODES_TABLE = table_of(Node)
+NAMED_NODES = compiled(
+    select(NODES_TABLE.c.id.cast(Text)).where(
+        NODES_TABLE.c.workflow_id == bindparam("workflow_id"),
+        NODES_TABLE.c.id == any_(bindparam("node_ids", type_=ARRAY(Uuid))),
+    )
+)
+EDGE_ENDS = ("id", "source_node_id", "target_node_id", "source_handle", "target_handle")
+OTHER_EDGES = compiled(
+    select(*(EDGES.table.c[name].cast(Text) for name in EDGE_ENDS)).where(
+        EDGES.table.c.workflow_id == bindparam("workflow_id"),
+        EDGES.table.c.id.is_distinct_from(bindparam("without_edge", type_=Uuid)),
+    )
 )
 
 # Ids are compared as text: parsing thousands of stored ids into uuid.UUID objects cost more
@@ -106,16 +109,11 @@ async def load_graph(
     without_edge: uuid.UUID | None = None,
 ) -> StoredGraph:
     """The named nodes that are in the workflow, and its edges (except `without_edge`)."""
-    cursor = await connection.execute(
-        "SELECT id::text FROM nodes WHERE workflow_id = %s AND id = ANY(%s::uuid[])",
-        (workflow_id, list(set(named_node_ids))),
-    )
+    values = {"workflow_id": workflow_id, "node_ids": list(set(named_node_ids))}
+    cursor = await connection.execute(NAMED_NODES.text, NAMED_NODES.params(values))
     node_ids = {row[0] for row in await cursor.fetchall()}
-    cursor = await connection.execute(
-        "SELECT id::text, source_node_id::text, target_node_id::text, source_handle, "
-        "target_handle FROM edges WHERE workflow_id = %s AND id IS DISTINCT FROM %s",
-        (workflow_id, without_edge),
-    )
+    values = {"workflow_id": workflow_id, "without_edge": without_edge}
+    cursor = await connection.execute(OTHER_EDGES.text, OTHER_EDGES.params(values))
     edges = [StoredEdge._make(row) for row in await cursor.fetchall()]
     return StoredGraph(node_ids, edges)
 

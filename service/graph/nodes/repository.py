@@ -9,6 +9,8 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from pydantic import BaseModel
+from sqlalchemy import Uuid, any_, bindparam, literal, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from service.errors import ValidationError
 from service.graph.items_repository import (
@@ -22,32 +24,31 @@ from service.graph.items_repository import (
     update_item,
     validated_merge,
 )
-from service.graph.nodes.models import NodeCreate, NodePublic, NodeUpdate
+from service.graph.nodes.models import Node, NodeCreate, NodePublic, NodeUpdate
 from service.owned_rows import VersionedJson
 from service.preconditions import Precondition
+from service.registry.models import Agent, Tool
+from service.sql import CompiledSql, compiled, table_of
 from service.workflows.repository import bump_version
 
-NODES = GraphTable(
-    name="nodes",
-    label="Node",
-    public=NodePublic,
-    create=NodeCreate,
-    column_types={
-        "name": "text",
-        "node_type": "node_type_enum",
-        "position_x": "float8",
-        "position_y": "float8",
-        "config": "jsonb",
-        "input_schema": "jsonb",
-        "output_schema": "jsonb",
-        "tool_id": "uuid",
-        "agent_id": "uuid",
-        "timeout_seconds": "int",
-        "retry_config": "jsonb",
-    },
-    has_updated_at=True,
-)
-REFERENCE_TABLES = {"tool_id": "tools", "agent_id": "agents"}
+NODES = GraphTable(table_of(Node), "Node", NodePublic, NodeCreate)
+REFERENCE_TABLES = {"tool_id": table_of(Tool), "agent_id": table_of(Agent)}
+
+
+def found_references() -> CompiledSql:
+    """SELECT (field, id) of the `tool_id`/`agent_id` ids naming live rows of the owner."""
+    parts = [
+        select(literal(field), table.c.id).where(
+            table.c.owner_id == bindparam("owner_id"),
+            table.c.deleted_at.is_(None),
+            table.c.id == any_(bindparam(field, type_=ARRAY(Uuid))),
+        )
+        for field, table in REFERENCE_TABLES.items()
+    ]
+    return compiled(union_all(*parts))
+
+
+FOUND_REFERENCES = found_references()
 # Node fields valid on their own, whatever the node's type, config or references: a PATCH of
 # only these (an editor sends one on every drag) needs no re-validation of the merged node.
 SELF_CONTAINED_FIELDS = frozenset(
@@ -66,11 +67,7 @@ async def reference_problems(
         return []
     wanted = {field: [ref for _p, f, ref in references if f == field] for field in REFERENCE_TABLES}
     cursor = await connection.execute(
-        "SELECT 'tool_id', id FROM tools WHERE owner_id = %s AND deleted_at IS NULL "
-        "AND id = ANY(%s::uuid[]) UNION ALL "
-        "SELECT 'agent_id', id FROM agents WHERE owner_id = %s AND deleted_at IS NULL "
-        "AND id = ANY(%s::uuid[])",
-        (owner_id, wanted["tool_id"], owner_id, wanted["agent_id"]),
+        FOUND_REFERENCES.text, FOUND_REFERENCES.params({"owner_id": owner_id, **wanted})
     )
     found = {(str(field), ref) for field, ref in await cursor.fetchall()}
     return [
