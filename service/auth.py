@@ -44,11 +44,6 @@ def issue_token(settings: Settings, user_id: uuid.UUID, ttl_seconds: int | None 
     return jwt.encode(claims, signing_key(settings), algorithm=settings.jwt_algorithm)
 
 
-def user_id_from_token(token: str, settings: Settings) -> uuid.UUID:
-    """The verified token's subject; UnauthorizedError for anything else."""
-    return verify_token(token, settings)[0]
-
-
 def verify_token(token: str, settings: Settings) -> tuple[uuid.UUID, float]:
     """The verified token's subject and expiry time; UnauthorizedError for anything else."""
     try:

@@ -1,6 +1,7 @@
 """The FastAPI application: create_app, lifespan, exception handlers."""
 
 import gc
+import logging
 import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -44,6 +45,8 @@ from service.users import routes as me
 from service.workflows import routes as workflows
 
 API_PREFIX = "/api/v1"
+
+logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -194,15 +197,15 @@ async def _handle_database_unavailable(request: Request, error: Exception) -> Re
 
 
 async def _handle_integrity_error(_request: Request, error: Exception) -> Response:
-    return problem_response(ConflictError(f"The change conflicts with stored data: {error}"))
+    # PostgreSQL's message names tables, constraints and values: it is logged, never sent.
+    logger.warning("a write conflicted with stored data: %s", error)
+    return problem_response(ConflictError("The change conflicts with stored data."))
 
 
 async def _handle_data_error(_request: Request, error: Exception) -> Response:
-    return problem_response(
-        ValidationError(
-            [{"pointer": "", "detail": str(error)}], detail="PostgreSQL refused a value."
-        )
-    )
+    logger.warning("PostgreSQL refused a value: %s", error)
+    problems = [{"pointer": "", "detail": "A value is out of the range the database stores."}]
+    return problem_response(ValidationError(problems, detail="PostgreSQL refused a value."))
 
 
 async def _handle_unexpected(request: Request, _error: Exception) -> Response:

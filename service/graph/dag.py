@@ -16,7 +16,6 @@ __all__ = [
     "find_cycle",
     "reachable_from",
     "topological_layers",
-    "topological_order",
 ]
 
 NodeT = TypeVar("NodeT", bound=Hashable)
@@ -98,11 +97,6 @@ def topological_layers(
     for node in predecessors:
         layers[layer_of[node]].append(node)
     return layers
-
-
-def topological_order(nodes: Iterable[NodeT], edges: Iterable[tuple[NodeT, NodeT]]) -> list[NodeT]:
-    """Order nodes layer by layer, input order among ready nodes; raises CycleError on a cycle."""
-    return [node for layer in topological_layers(nodes, edges) for node in layer]
 
 
 def reachable_from(starts: Iterable[NodeT], edges: Iterable[tuple[NodeT, NodeT]]) -> set[NodeT]:

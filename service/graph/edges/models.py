@@ -1,9 +1,8 @@
 """Edges: directed connections between two nodes of the same workflow."""
 
 import uuid
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
-from pydantic import model_validator
 from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, Relationship, SQLModel
@@ -97,11 +96,6 @@ class Edge(EdgeBase, IdMixin, CreatedAtMixin, table=True):
 
 class EdgeCreate(EdgeBase):
     """Body of POST /workflows/{id}/edges."""
-
-    @model_validator(mode="after")
-    def _not_a_self_loop(self) -> Self:
-        # Checked again by the route for the SELF_LOOP code; here it guards every writer.
-        return self
 
 
 class EdgeUpdate(SQLModel):
