@@ -3,21 +3,14 @@
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 from psycopg import AsyncConnection
 from sqlalchemy import Text, Uuid, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from service.errors import (
-    CycleDetectedError,
-    DuplicateEdgeError,
-    NodeNotInWorkflowError,
-    ProblemError,
-    SelfLoopError,
-    ValidationError,
-)
-from service.graph.dag import cycle_if_added, find_cycle
+from service.errors import CycleDetectedError, ValidationError
 from service.graph.edges.models import Edge, EdgeCreate, EdgePublic, EdgeUpdate
 from service.graph.items_repository import (
     CreatedItems,
@@ -30,6 +23,7 @@ from service.graph.items_repository import (
     validated_merge,
 )
 from service.graph.nodes.models import Node
+from service.graph.rules import Connection, connection_problems, new_cycle
 from service.owned_rows import VersionedJson
 from service.preconditions import Precondition
 from service.sql import compiled, table_of
@@ -51,16 +45,7 @@ OTHER_EDGES = compiled(
     )
 )
 
-# Ids are compared as text: parsing thousands of stored ids into uuid.UUID objects cost more
-# than every graph check together (W4 profile).
-ConnectionKey = tuple[str, str, str | None, str | None]
 NodePair = tuple[str, str]
-
-
-def connection_key(edge: Any) -> ConnectionKey:
-    """What makes two edges the same connection (NULL handles compare equal)."""
-    source, target = str(edge.source_node_id), str(edge.target_node_id)
-    return (source, target, edge.source_handle, edge.target_handle)
 
 
 class StoredEdge(NamedTuple):
@@ -75,7 +60,11 @@ class StoredEdge(NamedTuple):
 
 @dataclass(frozen=True)
 class StoredGraph:
-    """Which of the named nodes are in the workflow (ids as text), and the workflow's edges."""
+    """Which of the named nodes are in the workflow (ids as text), and the workflow's edges.
+
+    Ids stay text: parsing thousands of stored ids into uuid.UUID objects cost more than every
+    graph check together (W4 profile).
+    """
 
     node_ids: set[str]
     edges: list[StoredEdge]
@@ -84,21 +73,12 @@ class StoredGraph:
         """The edges as (source, target) pairs."""
         return [(edge.source_node_id, edge.target_node_id) for edge in self.edges]
 
-
-@dataclass(frozen=True)
-class EdgeProblem:
-    """Why one edge cannot be written, as the specific error a single write answers."""
-
-    error: type[ProblemError]
-    field: str | None
-    detail: str
-    existing_edge_id: str | None = None
-
-    def as_error(self) -> ProblemError:
-        """The specific problem (SELF_LOOP, NODE_NOT_IN_WORKFLOW, DUPLICATE_EDGE)."""
-        if self.existing_edge_id is None:
-            return self.error(self.detail)
-        return self.error(self.detail, existing_edge_id=self.existing_edge_id)
+    def connections(self) -> dict[Connection, str]:
+        """The stored connections and their edge ids."""
+        return {
+            (e.source_node_id, e.target_node_id, e.source_handle, e.target_handle): e.id
+            for e in self.edges
+        }
 
 
 async def load_graph(
@@ -118,60 +98,32 @@ async def load_graph(
     return StoredGraph(node_ids, edges)
 
 
-def problems_of_edge(
-    edge: EdgeCreate,
-    graph: StoredGraph,
-    stored_ids: dict[ConnectionKey, str],
-    earlier: dict[ConnectionKey, int],
-    collection: str | None,
-) -> list[EdgeProblem]:
-    """Everything wrong with one new edge, given the stored graph and the earlier batch items."""
-    problems = []
-    if edge.source_node_id == edge.target_node_id:
-        problems.append(
-            EdgeProblem(SelfLoopError, "target_node_id", "An edge cannot connect a node to itself.")
-        )
-    for field in ("source_node_id", "target_node_id"):
-        node_id = getattr(edge, field)
-        if str(node_id) not in graph.node_ids:
-            detail = f"Node {node_id} is not in this workflow."
-            problems.append(EdgeProblem(NodeNotInWorkflowError, field, detail))
-    key = connection_key(edge)
-    if key in stored_ids:
-        detail = f"The same connection already exists as edge {stored_ids[key]}."
-        problems.append(EdgeProblem(DuplicateEdgeError, None, detail, stored_ids[key]))
-    elif key in earlier:
-        detail = f"The same connection is already at {item_pointer(collection, earlier[key])}."
-        problems.append(EdgeProblem(DuplicateEdgeError, None, detail))
-    return problems
-
-
 def refuse_bad_edges(edges: list[EdgeCreate], graph: StoredGraph, collection: str | None) -> None:
     """Raise the first problem's own error for a single edge, one located 422 for a batch."""
-    stored_ids = {connection_key(edge): edge.id for edge in graph.edges}
-    earlier: dict[ConnectionKey, int] = {}
+    place = partial(item_pointer, collection)
+    found = connection_problems(
+        dict(enumerate(edges)), graph.node_ids, graph.connections(), place, str
+    )
     located = []
-    for index, edge in enumerate(edges):
-        for problem in problems_of_edge(edge, graph, stored_ids, earlier, collection):
-            if collection is None:
-                raise problem.as_error()
-            pointer = item_pointer(collection, index, *filter(None, [problem.field]))
-            located.append({"pointer": pointer, "detail": problem.detail})
-        earlier.setdefault(connection_key(edge), index)
+    for index, edge_problem in found:
+        if collection is None:
+            raise edge_problem.as_error()
+        located.append(edge_problem.located(item_pointer(collection, index)))
     if located:
         raise ValidationError(located, detail=f"{len(located)} problems in the {collection}.")
 
 
 def refuse_cycle(stored: list[NodePair], added: list[NodePair]) -> None:
     """409 CYCLE_DETECTED when the added edges would close a cycle."""
-    if len(added) == 1:
-        cycle = cycle_if_added(stored, *added[0])
-    else:
-        pairs = [*stored, *added]
-        cycle = find_cycle(dict.fromkeys(node for pair in pairs for node in pair), pairs)
+    cycle = new_cycle(stored, added)
     if cycle is not None:
         path = " -> ".join(str(node_id) for node_id in cycle)
         raise CycleDetectedError(f"The graph would contain the cycle {path}.", cycle_path=cycle)
+
+
+def added_pairs(edges: list[EdgeCreate]) -> list[NodePair]:
+    """The (source, target) pairs of new edges, ids as text."""
+    return [(str(edge.source_node_id), str(edge.target_node_id)) for edge in edges]
 
 
 def endpoints(edges: list[EdgeCreate]) -> list[uuid.UUID]:
@@ -194,7 +146,7 @@ async def create_edges(
     graph = await load_graph(connection, workflow_id, endpoints(edges))
     refuse_growth(EDGES, len(graph.edges), len(edges), max_edges)
     refuse_bad_edges(edges, graph, collection)
-    refuse_cycle(graph.pairs(), [connection_key(edge)[:2] for edge in edges])
+    refuse_cycle(graph.pairs(), added_pairs(edges))
     items = await insert_items(connection, EDGES, workflow_id, edges)
     return CreatedItems(version, items)
 
@@ -213,6 +165,6 @@ async def update_edge(
     edge = validated_merge(EdgeCreate, stored, edge_in.model_dump(exclude_unset=True))
     graph = await load_graph(connection, workflow_id, endpoints([edge]), without_edge=edge_id)
     refuse_bad_edges([edge], graph, None)
-    refuse_cycle(graph.pairs(), [connection_key(edge)[:2]])
+    refuse_cycle(graph.pairs(), added_pairs([edge]))
     body = await update_item(connection, EDGES, workflow_id, edge_id, edge)
     return VersionedJson(version, body, edge_id)
