@@ -1,16 +1,22 @@
 """Nodes: the steps of a workflow, each of one NodeType."""
 
+import json
 import uuid
 from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlalchemy import Column, Index, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, Relationship, SQLModel
 
-from service.config_documents import CONFIG_BY_NODE_TYPE, RetryConfigJson, validate_document
+from service.config_documents import (
+    CONFIG_BY_NODE_TYPE,
+    RetryConfig,
+    RetryConfigJson,
+    validate_document,
+)
 from service.shared_models import (
     PUBLIC_CONFIG,
     FiniteFloat,
@@ -27,7 +33,8 @@ if TYPE_CHECKING:
     from service.graph.edges.models import Edge
     from service.workflows.models import Workflow
 
-DEFAULT_RETRY_CONFIG = {"max_retries": 3, "delay": 1}
+# Stored as validation stores every retry_config (delay a float), whichever path writes it.
+DEFAULT_RETRY_CONFIG = validate_document(RetryConfig, {"max_retries": 3, "delay": 1})
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 
 
@@ -57,7 +64,7 @@ class NodeBase(SQLModel):
     retry_config: RetryConfigJson = Field(
         default_factory=lambda: dict(DEFAULT_RETRY_CONFIG),
         sa_type=JSONB,
-        sa_column_kwargs={"server_default": text("""'{"max_retries": 3, "delay": 1}'::jsonb""")},
+        sa_column_kwargs={"server_default": json.dumps(DEFAULT_RETRY_CONFIG)},
     )
 
 
