@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.dialects.postgresql import insert as upsert
 
-from service.graph.edges.models import EdgePublic
+from service.graph.edges.models import CONNECTION_FIELDS, EdgePublic
 from service.graph.edges.repository import EDGES
 from service.graph.items_repository import GraphTable
 from service.graph.models import (
@@ -52,10 +52,9 @@ from service.graph.models import (
     StoredNode,
 )
 from service.graph.nodes.models import NodePublic
-from service.graph.nodes.repository import NODES
+from service.graph.nodes.repository import NODES, REFERENCE_TABLES
 from service.graph.rules import StoredFacts, SubmittedGraph
 from service.owned_rows import WORKFLOWS_TABLE
-from service.registry.repository import AGENTS, TOOLS
 from service.responses import render_json
 from service.sql import (
     CompiledSql,
@@ -75,7 +74,6 @@ ITEM_ORDER = ("created_at", "id")
 # The graph document's members in GraphPublic's order; the workflow's are rendered one by one.
 GRAPH_MEMBERS = public_fields(GraphPublic)
 WORKFLOW_MEMBERS = [name for name in GRAPH_MEMBERS if name not in ("nodes", "edges")]
-EDGE_CONNECTION = ("source_node_id", "target_node_id", "source_handle", "target_handle")
 
 
 def live_workflow() -> ColumnElement[bool]:
@@ -233,6 +231,9 @@ def literal_column_json(text: str) -> ColumnElement[Any]:
 
 def stored_graph_query() -> CompiledSql:
     """One statement loading what validation and Mermaid rendering need, as JSON text."""
+    usable_members = []
+    for reference, registry in REFERENCE_TABLES.items():
+        usable_members += [json_key(f"usable_{reference}s"), usable_ids_json(registry, reference)]
     document = func.json_build_object(
         json_key("version"),
         WORKFLOWS.c.version,
@@ -242,10 +243,7 @@ def stored_graph_query() -> CompiledSql:
         stored_items_json(NODES, StoredNode, WORKFLOWS),
         json_key("edges"),
         stored_items_json(EDGES, StoredEdge, WORKFLOWS),
-        json_key("usable_tool_ids"),
-        usable_ids_json(TOOLS.table, "tool_id"),
-        json_key("usable_agent_ids"),
-        usable_ids_json(AGENTS.table, "agent_id"),
+        *usable_members,
     )
     return compiled(select(json_text(document)).where(live_workflow()))
 
@@ -289,8 +287,10 @@ def foreign_ids(table: GraphTable, ids: str) -> ColumnElement[Any]:
 
 FACTS_QUERY = compiled(
     select(
-        usable_references(TOOLS.table, "tool_id", "tool_ids"),
-        usable_references(AGENTS.table, "agent_id", "agent_ids"),
+        *(
+            usable_references(registry, reference, f"{reference}s")
+            for reference, registry in REFERENCE_TABLES.items()
+        ),
         foreign_ids(NODES, "node_ids"),
         foreign_ids(EDGES, "edge_ids"),
     )
@@ -391,7 +391,9 @@ def edge_writes() -> SaveParts:
     edges, fields = EDGES.table, EDGES.fields
     submitted, stored = submitted_and_stored(EDGES, "edges")
     changed = changed_rows(submitted, stored, fields).cte("changed_edges")
-    kept = exists().where(submitted.c.id == edges.c.id, ~differs(edges, submitted, EDGE_CONNECTION))
+    kept = exists().where(
+        submitted.c.id == edges.c.id, ~differs(edges, submitted, CONNECTION_FIELDS)
+    )
     deleted = (
         delete(edges)
         .where(edges.c.workflow_id == bindparam("workflow_id"), ~kept)
@@ -413,7 +415,7 @@ def edge_writes() -> SaveParts:
         changed.c.id, workflow_id_parameter(), *(changed.c[f] for f in fields), created_at
     ).select_from(changed.join(moved, true()))
     insert_new = upsert(edges).from_select(["id", "workflow_id", *fields, "created_at"], rows)
-    details = [name for name in fields if name not in EDGE_CONNECTION]
+    details = [name for name in fields if name not in CONNECTION_FIELDS]
     written = insert_new.on_conflict_do_update(
         index_elements=[edges.c.id],
         set_={name: insert_new.excluded[name] for name in details},

@@ -14,12 +14,12 @@ from sqlalchemy import literal, select
 from service.db import psycopg_conninfo
 from service.graph import repository as graph_repository
 from service.graph.cache import RenderedGraphs
+from service.graph.edges.models import CONNECTION_FIELDS as EDGE_ENDS
 from service.graph.edges.models import EdgeCreate
 from service.graph.edges.repository import EDGES
 from service.graph.models import GraphEdgeIn, GraphNodeIn
 from service.graph.nodes.models import NodeCreate
 from service.graph.nodes.repository import NODES
-from service.graph.repository import EDGE_CONNECTION as EDGE_ENDS
 from service.graph.repository import SAVE_STATEMENT
 from service.sql import compiled
 from tests.factories import create_workflow, expect, insert_tool

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from service.workflows.models import Workflow
 
 PRIORITY_LIMIT = INT32_MAX
+# What makes two edges the same connection (uq_edge_connection).
+CONNECTION_FIELDS = ("source_node_id", "target_node_id", "source_handle", "target_handle")
 
 
 class EdgeBase(SQLModel):
@@ -44,10 +46,7 @@ class Edge(EdgeBase, IdMixin, CreatedAtMixin, table=True):
     __tablename__ = "edges"
     __table_args__ = (
         UniqueConstraint(
-            "source_node_id",
-            "target_node_id",
-            "source_handle",
-            "target_handle",
+            *CONNECTION_FIELDS,
             name="uq_edge_connection",
             postgresql_nulls_not_distinct=True,
         ),

@@ -11,7 +11,13 @@ from sqlalchemy import Text, Uuid, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from service.errors import CycleDetectedError, ValidationError
-from service.graph.edges.models import Edge, EdgeCreate, EdgePublic, EdgeUpdate
+from service.graph.edges.models import (
+    CONNECTION_FIELDS,
+    Edge,
+    EdgeCreate,
+    EdgePublic,
+    EdgeUpdate,
+)
 from service.graph.items_repository import (
     CreatedItems,
     GraphTable,
@@ -37,7 +43,7 @@ NAMED_NODES = compiled(
         NODES_TABLE.c.id == any_(bindparam("node_ids", type_=ARRAY(Uuid))),
     )
 )
-EDGE_ENDS = ("id", "source_node_id", "target_node_id", "source_handle", "target_handle")
+EDGE_ENDS = ("id", *CONNECTION_FIELDS)
 OTHER_EDGES = compiled(
     select(*(EDGES.table.c[name].cast(Text) for name in EDGE_ENDS)).where(
         EDGES.table.c.workflow_id == bindparam("workflow_id"),
