@@ -327,6 +327,7 @@ class SaveParts:
 
     submitted: CTE
     stored: CTE
+    changed: CTE
     written: CTE
     deleted: CTE
 
@@ -377,6 +378,7 @@ def node_writes() -> SaveParts:
     return SaveParts(
         submitted,
         stored,
+        changed,
         written.cte("written_nodes"),
         deleted.returning(nodes.c.id).cte("deleted_nodes"),
     )
@@ -421,7 +423,7 @@ def edge_writes() -> SaveParts:
         set_={name: insert_new.excluded[name] for name in details},
         where=edges.c.workflow_id == insert_new.excluded.workflow_id,
     ).returning(edges.c.id)
-    return SaveParts(submitted, stored, written.cte("written_edges"), deleted)
+    return SaveParts(submitted, stored, changed, written.cte("written_edges"), deleted)
 
 
 def change_counts(parts: SaveParts) -> ColumnElement[Any]:
@@ -449,13 +451,25 @@ def save_statement() -> CompiledSql:
     Foreign keys are checked at the end of the statement, so the order of its parts does not
     matter to them; every part sees the graph as it was before the statement.
     """
+    nodes, edges = node_writes(), edge_writes()
     counts = func.json_build_object(
         json_key("nodes"),
-        change_counts(node_writes()),
+        change_counts(nodes),
         json_key("edges"),
-        change_counts(edge_writes()),
+        change_counts(edges),
+        json_key("clashed"),
+        clashed_count(nodes) + clashed_count(edges),
     )
     return compiled(select(json_text(counts)))
+
+
+def clashed_count(parts: SaveParts) -> ColumnElement[int]:
+    """How many changed items were not written: their ids went to another workflow meanwhile.
+
+    ON CONFLICT ... WHERE skips a row whose id a concurrent save gave to another workflow.
+    """
+    unwritten = ~exists().where(parts.written.c.id == parts.changed.c.id)
+    return select(func.count()).select_from(parts.changed).where(unwritten).scalar_subquery()
 
 
 SAVE_STATEMENT = save_statement()
@@ -474,7 +488,11 @@ def dump_edges(edges: list[GraphEdgeIn]) -> bytes:
 async def save_graph(
     connection: AsyncConnection[Any], workflow_id: uuid.UUID, graph: SubmittedGraph
 ) -> GraphChanges:
-    """Make the stored graph equal to the checked submitted one; the counts of what changed."""
+    """Make the stored graph equal to the checked submitted one; the counts of what changed.
+
+    IdsTakenError when a concurrent save in another workflow took ids this one creates (the
+    caller rolls the save back and checks the graph again, which says which ids).
+    """
     values = {
         "workflow_id": workflow_id,
         "nodes": Jsonb(list(graph.nodes.values()), dumps=dump_nodes),
@@ -482,7 +500,20 @@ async def save_graph(
     }
     row = await fetch_row(connection, SAVE_STATEMENT, values)
     assert row is not None
-    return GraphChanges.model_validate_json(row[0])
+    result = SaveResult.model_validate_json(row[0])
+    if result.clashed:
+        raise IdsTakenError
+    return GraphChanges(nodes=result.nodes, edges=result.edges)
+
+
+class SaveResult(GraphChanges):
+    """What the save statement reports: the changes, and how many items it could not write."""
+
+    clashed: int
+
+
+class IdsTakenError(Exception):
+    """A concurrent save in another workflow took ids this save creates."""
 
 
 def duplicate_statement() -> CompiledSql:

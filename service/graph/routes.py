@@ -1,9 +1,6 @@
 """Whole-graph operations: load and save, duplicate, validation report, Mermaid."""
 
-import gc
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, Query, Request, Response, status
@@ -31,6 +28,7 @@ from service.errors import (
 )
 from service.graph import repository as graph
 from service.graph import rules as graph_checks
+from service.graph import service as graph_service
 from service.graph.cache import RenderedGraphs
 from service.graph.mermaid import render_mermaid
 from service.graph.models import (
@@ -40,6 +38,7 @@ from service.graph.models import (
     GraphPublic,
     GraphSaveResult,
 )
+from service.graph.service import collector_paused
 from service.graph.validation import ValidationReport, build_report
 from service.json_body import JsonBodyRoute
 from service.preconditions import etag, none_match
@@ -56,20 +55,6 @@ VARY_HEADER = {
         "schema": {"type": "string"},
     }
 }
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a burst of allocations that form no cycles."""
-    # Validating a large graph allocates ~10 objects per item; each collection it triggers
-    # walks the whole heap, which costs more than the validation itself. No await inside.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def accept_quality(accept: str, media_type: str) -> float:
@@ -223,17 +208,9 @@ async def replace_graph(
     )
     with collector_paused():
         submitted = graph_checks.parse_graph(payload)
-    # The row lock comes before any stored fact is read, so no concurrent writer can change
-    # them between the checks and the save; the body is judged before the precondition, as
-    # FastAPI judges declared bodies: an invalid document is 422 whatever the version.
-    await workflows.lock_workflow(session, user_id, workflow_id)
-    facts = await graph.stored_facts(session, user_id, workflow_id, submitted)
-    with collector_paused():
-        graph_checks.check_graph(submitted, facts)
-    await workflows.bump_version(session, user_id, workflow_id, precondition)
-    changes = await graph.save_graph(session, workflow_id, submitted)
-    saved = await graph.get_graph(session, user_id, workflow_id)
-    assert saved is not None  # locked above
+    saved, changes = await graph_service.replace_graph(
+        session, user_id, workflow_id, precondition, submitted
+    )
     # Keep the new rendering for the next GET, but only once committed: background tasks run
     # after the response, which is sent after the unit of work commits.
     rendered: RenderedGraphs = request.app.state.rendered_graphs
