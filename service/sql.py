@@ -125,3 +125,15 @@ def table_of(model: type[SQLModel]) -> Table:
     table = vars(model)["__table__"]
     assert isinstance(table, Table)
     return table
+
+
+def on_update_values(table: Table) -> dict[str, Any]:
+    """The columns an UPDATE refreshes by themselves (onupdate), for statements that bypass it.
+
+    ON CONFLICT DO UPDATE does not apply a column's onupdate; this gives its value.
+    """
+    return {
+        column.name: column.onupdate.arg  # type: ignore[attr-defined]  # a ColumnDefault
+        for column in table.c
+        if column.onupdate is not None
+    }

@@ -62,6 +62,7 @@ from service.sql import (
     json_array,
     json_key,
     json_text,
+    on_update_values,
     public_columns,
     public_fields,
 )
@@ -370,7 +371,7 @@ def node_writes() -> SaveParts:
     insert_new = upsert(nodes).from_select(["id", "workflow_id", *fields], rows)
     written = insert_new.on_conflict_do_update(
         index_elements=[nodes.c.id],
-        set_={**{f: insert_new.excluded[f] for f in fields}, "updated_at": func.now()},
+        set_={**{f: insert_new.excluded[f] for f in fields}, **on_update_values(nodes)},
         where=nodes.c.workflow_id == insert_new.excluded.workflow_id,
     ).returning(nodes.c.id)
     missing = ~exists().where(submitted.c.id == nodes.c.id)
@@ -420,7 +421,7 @@ def edge_writes() -> SaveParts:
     details = [name for name in fields if name not in CONNECTION_FIELDS]
     written = insert_new.on_conflict_do_update(
         index_elements=[edges.c.id],
-        set_={name: insert_new.excluded[name] for name in details},
+        set_={**{n: insert_new.excluded[n] for n in details}, **on_update_values(edges)},
         where=edges.c.workflow_id == insert_new.excluded.workflow_id,
     ).returning(edges.c.id)
     return SaveParts(submitted, stored, changed, written.cte("written_edges"), deleted)
