@@ -12,8 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.sql.compiler import Compiled
 
 from service.registry.models import AgentPublic, ToolPublic
+from service.registry.repository import AGENTS, TOOLS
 from service.sql import compiled, public_fields
 from service.workflows.models import WorkflowPublic
+from service.workflows.repository import WORKFLOWS
 from tests.factories import API, expect
 
 
@@ -183,3 +185,9 @@ async def test_no_request_compiles_sql_once_its_statements_were_used(
     await every_owned_request(client)
     await every_owned_request(client)
     assert compile_spy.count == 0
+
+
+def test_purge_bumps_workflows_only_through_set_null_references() -> None:
+    """Deleting a tool or agent empties node references; a workflow's own nodes just cascade."""
+    references = {table.name: table.node_reference for table in (WORKFLOWS, TOOLS, AGENTS)}
+    assert references == {"workflows": None, "tools": "tool_id", "agents": "agent_id"}
