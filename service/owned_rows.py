@@ -144,9 +144,9 @@ async def fetch_versioned(
 
 @cache
 def select_row(table: OwnedTable, state: RowState) -> CompiledSql:
-    """SELECT version, JSON, id of the owner's row in `state`."""
+    """SELECT version, JSON of the owner's row in `state` (the caller knows its id)."""
     t = table.table
-    return compiled(select(t.c.version, table.json, t.c.id).where(table.where(state)))
+    return compiled(select(t.c.version, table.json).where(table.where(state)))
 
 
 async def get_row(
