@@ -31,6 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel import SQLModel
 
 from service.errors import NotDeletedError, NotFoundError, VersionMismatchError
 from service.graph.nodes.models import Node
@@ -62,16 +63,25 @@ class RowState(Enum):
 
 @dataclass(frozen=True)
 class OwnedTable:
-    """An owner-scoped, versioned, soft-deletable table and the API schema of its rows."""
+    """An owner-scoped, versioned, soft-deletable table class and the API schema of its rows."""
 
-    table: Table
-    label: str
+    entity: type[SQLModel]
     public: type[BaseModel]
+
+    @cached_property
+    def table(self) -> Table:
+        """The entity's Core table."""
+        return table_of(self.entity)
 
     @property
     def name(self) -> str:
         """The table's name (tools, agents, workflows)."""
         return str(self.table.name)
+
+    @property
+    def label(self) -> str:
+        """What the API calls one row in messages: the entity's class name (Tool, Agent, ...)."""
+        return self.entity.__name__
 
     @cached_property
     def json(self) -> ColumnElement[Any]:
@@ -85,9 +95,13 @@ class OwnedTable:
 
     @cached_property
     def node_reference(self) -> str | None:
-        """The nodes column that references this table (ON DELETE SET NULL), if any."""
+        """The nodes column that the database empties when a row of this table goes, if any.
+
+        Only an ON DELETE SET NULL reference changes a workflow that survives the delete;
+        nodes.workflow_id cascades with its own workflow.
+        """
         for key in NODES_TABLE.foreign_keys:
-            if key.references(self.table):
+            if key.references(self.table) and key.ondelete == "SET NULL":
                 return str(key.parent.name)
         return None
 
@@ -130,9 +144,9 @@ async def fetch_versioned(
 
 @cache
 def select_row(table: OwnedTable, state: RowState) -> CompiledSql:
-    """SELECT version, JSON, id of the owner's row in `state`."""
+    """SELECT version, JSON of the owner's row in `state` (the caller knows its id)."""
     t = table.table
-    return compiled(select(t.c.version, table.json, t.c.id).where(table.where(state)))
+    return compiled(select(t.c.version, table.json).where(table.where(state)))
 
 
 async def get_row(
@@ -225,7 +239,8 @@ def update_statement(table: OwnedTable, fields: tuple[str, ...], trash: Trash) -
     """UPDATE `fields` of the owner's row and raise its version, if `versions` allows it."""
     t = table.table
     values: dict[str, Any] = {name: bindparam(name, type_=t.c[name].type) for name in fields}
-    values |= {"version": t.c.version + 1, "updated_at": func.now()}
+    # updated_at, where the table keeps one, is refreshed by its column's onupdate.
+    values["version"] = t.c.version + 1
     if trash is Trash.MOVE_IN:
         values["deleted_at"] = func.now()
     elif trash is Trash.TAKE_OUT:
@@ -326,7 +341,7 @@ def purge_statement(table: OwnedTable) -> CompiledSql:
     )
     touched = (
         update(workflows)
-        .values(version=workflows.c.version + 1, updated_at=func.now())
+        .values(version=workflows.c.version + 1)
         .where(workflows.c.id.in_(users))
         .cte("touched")
     )

@@ -17,10 +17,9 @@ from service.owned_rows import (
     soft_delete_row,
 )
 from service.registry.models import Agent, AgentPublic, Tool, ToolPublic
-from service.sql import table_of
 
-TOOLS = OwnedTable(table_of(Tool), "Tool", ToolPublic)
-AGENTS = OwnedTable(table_of(Agent), "Agent", AgentPublic)
+TOOLS = OwnedTable(Tool, ToolPublic)
+AGENTS = OwnedTable(Agent, AgentPublic)
 
 __all__ = [
     "AGENTS",

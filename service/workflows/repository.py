@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from service.errors import workflow_not_found
 from service.owned_rows import (
-    WORKFLOWS_TABLE,
     ListFilter,
     OwnedTable,
     RowState,
@@ -31,9 +30,9 @@ from service.owned_rows import (
 from service.pagination import SortKey
 from service.preconditions import Precondition
 from service.sql import CompiledSql, compiled
-from service.workflows.models import WorkflowCreate, WorkflowPublic, WorkflowUpdate
+from service.workflows.models import Workflow, WorkflowCreate, WorkflowPublic, WorkflowUpdate
 
-WORKFLOWS = OwnedTable(WORKFLOWS_TABLE, "Workflow", WorkflowPublic)
+WORKFLOWS = OwnedTable(Workflow, WorkflowPublic)
 
 
 async def get_workflow(
