@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from service.shared_models import SafeStr, storable_json
+from service.shared_models import SafeStr, StrictInt, storable_json
 
 
 class OpenDocument(BaseModel):
@@ -78,16 +78,16 @@ def valid_timezone(name: str) -> str:
 class WorkflowConfig(OpenDocument):
     """Run-wide settings of a workflow."""
 
-    timeout: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    timeout: StrictInt | None = Field(default=None, ge=1, le=7 * 24 * 3600)
     retry_policy: RetryPolicy | None = None
-    max_concurrent_nodes: int | None = Field(default=None, ge=1, le=1000)
+    max_concurrent_nodes: StrictInt | None = Field(default=None, ge=1, le=1000)
     error_handling: ErrorHandling | None = None
 
 
 class RetryConfig(OpenDocument):
     """How often and how patiently a node is retried."""
 
-    max_retries: int = Field(default=3, ge=0, le=10)
+    max_retries: StrictInt = Field(default=3, ge=0, le=10)
     delay: float = Field(default=1, ge=0, le=86400)
     backoff_multiplier: float = Field(default=1, ge=1, le=100)
     max_delay: float | None = Field(default=None, ge=0, le=86400)

@@ -6,7 +6,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AllowInfNan, Strict, StringConstraints, computed_field
+from pydantic import (
+    AfterValidator,
+    AllowInfNan,
+    BeforeValidator,
+    Strict,
+    StringConstraints,
+    computed_field,
+)
 from sqlalchemy import DateTime, func
 from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
@@ -88,9 +95,19 @@ SafeStr = Annotated[str, AfterValidator(reject_nul)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(reject_nul)]
 Description = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(reject_nul)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(storable_json)]
-# Strict scalars: JSON `0`, `"5"` or `1.0` are not booleans or integers (the schema says so).
+
+
+def whole_number(value: Any) -> Any:
+    """A float with no fractional part as the int it equals: JSON Schema counts 1.0 as integer."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Strict scalars: JSON `0` or `"5"` are not booleans, `"5"`, `true` or `1.5` not integers;
+# `1.0` is an integer, as JSON Schema says.
 StrictBool = Annotated[bool, Strict()]
-StrictInt = Annotated[int, Strict()]
+StrictInt = Annotated[int, BeforeValidator(whole_number), Strict()]
 FiniteFloat = Annotated[float, Strict(), AllowInfNan(False)]
 
 
