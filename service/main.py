@@ -21,6 +21,7 @@ from service.db import check_idle_connections, create_pool, resolve_database_url
 from service.errors import (
     ConflictError,
     DatabaseUnavailableError,
+    ItemCode,
     MalformedJsonError,
     MethodNotAllowedError,
     NotAcceptableError,
@@ -28,6 +29,7 @@ from service.errors import (
     ProblemError,
     UnauthorizedError,
     ValidationError,
+    invalid_value,
     json_pointer,
 )
 from service.graph import routes as graph
@@ -125,8 +127,9 @@ def located_error(error: dict[str, Any]) -> dict[str, Any]:
     source, *path = error.get("loc", ("body",))
     detail = str(error.get("msg", "invalid"))
     if source == "body":
-        return {"pointer": json_pointer(*path), "detail": detail}
-    return {"parameter": str(path[0]) if path else str(source), "detail": detail}
+        return invalid_value(json_pointer(*path), detail)
+    parameter = str(path[0]) if path else str(source)
+    return {"code": ItemCode.INVALID_VALUE, "parameter": parameter, "detail": detail}
 
 
 async def _handle_request_validation(_request: Request, error: Exception) -> Response:
@@ -199,9 +202,7 @@ async def _handle_integrity_error(_request: Request, error: Exception) -> Respon
 
 async def _handle_data_error(_request: Request, error: Exception) -> Response:
     return problem_response(
-        ValidationError(
-            [{"pointer": "", "detail": str(error)}], detail="PostgreSQL refused a value."
-        )
+        ValidationError([invalid_value("", str(error))], detail="PostgreSQL refused a value.")
     )
 
 

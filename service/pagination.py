@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from service.errors import ValidationError
+from service.errors import ItemCode, ValidationError
 
 ItemT = TypeVar("ItemT")
 
@@ -81,7 +81,9 @@ class Cursor:
 
 def invalid_cursor(detail: str) -> ValidationError:
     """A 422 naming the cursor parameter."""
-    return ValidationError([{"parameter": "cursor", "detail": detail}], detail=detail)
+    return ValidationError(
+        [{"code": ItemCode.INVALID_VALUE, "parameter": "cursor", "detail": detail}], detail=detail
+    )
 
 
 def page_json(items: list[str], next_cursor: str | None) -> str:

@@ -1,6 +1,7 @@
 """The committed openapi.json is exactly what the service serves (`make openapi` rewrites it)."""
 
 import json
+from typing import Any
 
 import httpx
 
@@ -42,3 +43,57 @@ async def test_bearer_scheme_is_declared(app_client: httpx.AsyncClient) -> None:
     document = (await app_client.get("/openapi.json")).json()
     schemes = document["components"]["securitySchemes"]
     assert schemes["HTTPBearer"]["scheme"] == "bearer"
+
+
+def problem_schemas(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The component schemas of problem documents (those with type, title, status and code)."""
+    return {
+        name: schema
+        for name, schema in document["components"]["schemas"].items()
+        if {"type", "title", "status", "code"} <= set(schema.get("properties", {}))
+    }
+
+
+def test_every_problem_schema_has_a_constant_code() -> None:
+    document = json.loads(COMMITTED.read_text())
+    problems = problem_schemas(document)
+    assert len(problems) >= 15
+    for name, schema in problems.items():
+        assert isinstance(schema["properties"]["code"].get("const"), str), name
+
+
+def test_responses_with_several_codes_are_unions_discriminated_by_code() -> None:
+    document = json.loads(COMMITTED.read_text())
+    problems = problem_schemas(document)
+    unions = 0
+    for path_item in document["paths"].values():
+        for operation in path_item.values():
+            for status, response in operation["responses"].items():
+                if not status.startswith("4"):
+                    continue
+                schema = response["content"]["application/problem+json"]["schema"]
+                refs = [item["$ref"] for item in schema.get("oneOf", [schema])]
+                names = [ref.rsplit("/", 1)[1] for ref in refs]
+                assert set(names) <= set(problems), (status, names)
+                codes = {problems[name]["properties"]["code"]["const"] for name in names}
+                assert set(response["description"].split(", ")) == codes
+                if len(names) > 1:
+                    unions += 1
+                    mapping = schema["discriminator"]["mapping"]
+                    assert schema["discriminator"]["propertyName"] == "code"
+                    assert set(mapping) == codes
+                    assert sorted(mapping.values()) == sorted(refs)
+    assert unions > 0
+
+
+def test_item_errors_and_validation_issues_have_enumerated_codes() -> None:
+    schemas = json.loads(COMMITTED.read_text())["components"]["schemas"]
+    assert "code" in schemas["FieldError"]["required"]
+    assert schemas["FieldError"]["properties"]["code"] == {"$ref": "#/components/schemas/ItemCode"}
+    assert {"INVALID_VALUE", "SELF_LOOP", "DUPLICATE_EDGE", "NODE_NOT_IN_WORKFLOW"} <= set(
+        schemas["ItemCode"]["enum"]
+    )
+    assert {"REFERENCE_NOT_FOUND", "CYCLE_DETECTED"} <= set(schemas["ItemCode"]["enum"])
+    issue_code = schemas["ValidationIssue"]["properties"]["code"]
+    assert issue_code == {"$ref": "#/components/schemas/IssueCode"}
+    assert {"NO_TRIGGER", "UNREACHABLE_NODE"} <= set(schemas["IssueCode"]["enum"])

@@ -8,7 +8,13 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from service.errors import CycleDetectedError, GraphTooLargeError, ValidationError, json_pointer
+from service.errors import (
+    CycleDetectedError,
+    GraphTooLargeError,
+    ItemCode,
+    ValidationError,
+    json_pointer,
+)
 from service.graph.dag import find_cycle
 from service.graph.models import GraphEdgeIn, GraphIn, GraphNodeIn
 
@@ -52,9 +58,9 @@ class StoredFacts:
     foreign_edge_ids: frozenset[uuid.UUID]
 
 
-def problem(pointer: str, detail: str) -> Problem:
+def problem(pointer: str, detail: str, code: ItemCode) -> Problem:
     """One located problem of the VALIDATION_ERROR body."""
-    return {"pointer": pointer, "detail": detail}
+    return {"code": code, "pointer": pointer, "detail": detail}
 
 
 def check_size(payload: Any, max_nodes: int, max_edges: int) -> None:
@@ -81,7 +87,8 @@ def parse_graph(payload: Any) -> SubmittedGraph:
         graph = GraphIn.model_validate(payload)
     except PydanticValidationError as error:
         problems = [
-            problem(json_pointer(*item["loc"]), str(item["msg"])) for item in error.errors()
+            problem(json_pointer(*item["loc"]), str(item["msg"]), ItemCode.INVALID_VALUE)
+            for item in error.errors()
         ]
         return _valid_items(payload, problems)
     nodes = dict(enumerate(graph.nodes))
@@ -139,10 +146,14 @@ def node_problems(graph: SubmittedGraph, facts: StoredFacts) -> list[Problem]:
         problems += _id_problems("nodes", position, node.id, first_position, foreign)
         if node.tool_id is not None and node.tool_id not in facts.usable_tool_ids:
             detail = f"Tool {node.tool_id} is not one of your tools."
-            problems.append(problem(f"/nodes/{position}/tool_id", detail))
+            problems.append(
+                problem(f"/nodes/{position}/tool_id", detail, ItemCode.REFERENCE_NOT_FOUND)
+            )
         if node.agent_id is not None and node.agent_id not in facts.usable_agent_ids:
             detail = f"Agent {node.agent_id} is not one of your agents."
-            problems.append(problem(f"/nodes/{position}/agent_id", detail))
+            problems.append(
+                problem(f"/nodes/{position}/agent_id", detail, ItemCode.REFERENCE_NOT_FOUND)
+            )
     return problems
 
 
@@ -153,10 +164,10 @@ def _id_problems(
     first_position = first.setdefault(item_id.int, position)
     if first_position != position:
         detail = f"Duplicate id {item_id}, first used by /{section}/{first_position}."
-        return [problem(f"/{section}/{position}/id", detail)]
+        return [problem(f"/{section}/{position}/id", detail, ItemCode.DUPLICATE_ID)]
     if item_id.int in foreign:
         detail = f"The id {item_id} belongs to another workflow."
-        return [problem(f"/{section}/{position}/id", detail)]
+        return [problem(f"/{section}/{position}/id", detail, ItemCode.ID_IN_OTHER_WORKFLOW)]
     return []
 
 
@@ -177,7 +188,7 @@ def edge_problems(graph: SubmittedGraph, facts: StoredFacts) -> list[Problem]:
         first = connections.setdefault(connection, position)
         if first != position:
             detail = f"Same connection (nodes and handles) as /edges/{first}."
-            problems.append(problem(f"/edges/{position}", detail))
+            problems.append(problem(f"/edges/{position}", detail, ItemCode.DUPLICATE_EDGE))
     return problems
 
 
@@ -185,13 +196,17 @@ def _endpoint_problems(pointer: str, edge: GraphEdgeIn, node_keys: set[int]) -> 
     """Endpoints outside the submitted nodes, or an edge from a node to itself."""
     ends = {"source_node_id": edge.source_node_id, "target_node_id": edge.target_node_id}
     problems = [
-        problem(f"{pointer}/{end}", f"Node {node_id} is not a node of the submitted graph.")
+        problem(
+            f"{pointer}/{end}",
+            f"Node {node_id} is not a node of the submitted graph.",
+            ItemCode.NODE_NOT_IN_WORKFLOW,
+        )
         for end, node_id in ends.items()
         if node_id.int not in node_keys
     ]
     if edge.source_node_id == edge.target_node_id:
         detail = "An edge cannot connect a node to itself."
-        problems.append(problem(f"{pointer}/target_node_id", detail))
+        problems.append(problem(f"{pointer}/target_node_id", detail, ItemCode.SELF_LOOP))
     return problems
 
 

@@ -44,7 +44,7 @@ class ValidationIssue(SQLModel):
     """One problem found in a workflow, pointing at the nodes and edges involved."""
 
     severity: Severity
-    code: str
+    code: IssueCode
     message: str
     node_ids: list[uuid.UUID] = Field(default_factory=list)
     edge_ids: list[uuid.UUID] = Field(default_factory=list)

@@ -158,7 +158,9 @@ def refuse_bad_edges(edges: list[EdgeCreate], graph: StoredGraph, collection: st
             if collection is None:
                 raise problem.as_error()
             pointer = item_pointer(collection, index, *filter(None, [problem.field]))
-            located.append({"pointer": pointer, "detail": problem.detail})
+            located.append(
+                {"code": problem.error.code, "pointer": pointer, "detail": problem.detail}
+            )
         earlier.setdefault(connection_key(edge), index)
     if located:
         raise ValidationError(located, detail=f"{len(located)} problems in the {collection}.")

@@ -10,7 +10,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from pydantic import BaseModel
 
-from service.errors import ValidationError
+from service.errors import ItemCode, ValidationError
 from service.graph.items_repository import (
     CreatedItems,
     GraphTable,
@@ -74,7 +74,11 @@ async def reference_problems(
     )
     found = {(str(field), ref) for field, ref in await cursor.fetchall()}
     return [
-        {"pointer": pointer, "detail": f"{field.removesuffix('_id').capitalize()} {ref} not found."}
+        {
+            "code": ItemCode.REFERENCE_NOT_FOUND,
+            "pointer": pointer,
+            "detail": f"{field.removesuffix('_id').capitalize()} {ref} not found.",
+        }
         for pointer, field, ref in references
         if (field, ref) not in found
     ]
