@@ -4,10 +4,11 @@ from enum import StrEnum
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from annotated_types import Ge, Le
 from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from service.shared_models import SafeStr, StrictInt, storable_json
+from service.shared_models import WHOLE_NUMBER, SafeStr, StrictInt, storable_json
 
 
 class OpenDocument(BaseModel):
@@ -78,16 +79,16 @@ def valid_timezone(name: str) -> str:
 class WorkflowConfig(OpenDocument):
     """Run-wide settings of a workflow."""
 
-    timeout: StrictInt | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    timeout: Annotated[StrictInt, Ge(1), Le(7 * 24 * 3600), WHOLE_NUMBER] | None = None
     retry_policy: RetryPolicy | None = None
-    max_concurrent_nodes: StrictInt | None = Field(default=None, ge=1, le=1000)
+    max_concurrent_nodes: Annotated[StrictInt, Ge(1), Le(1000), WHOLE_NUMBER] | None = None
     error_handling: ErrorHandling | None = None
 
 
 class RetryConfig(OpenDocument):
     """How often and how patiently a node is retried."""
 
-    max_retries: StrictInt = Field(default=3, ge=0, le=10)
+    max_retries: Annotated[StrictInt, Ge(0), Le(10), WHOLE_NUMBER] = 3
     delay: float = Field(default=1, ge=0, le=86400)
     backoff_multiplier: float = Field(default=1, ge=1, le=100)
     max_delay: float | None = Field(default=None, ge=0, le=86400)

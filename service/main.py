@@ -46,6 +46,24 @@ from service.users import routes as me
 from service.workflows import routes as workflows
 
 API_PREFIX = "/api/v1"
+API_DESCRIPTION = (
+    "Workflows of trigger, tool, agent, condition, adapter and aggregator nodes joined by "
+    "edges into a DAG, with the tools and agents they use.\n\n"
+    "Authenticate with `Authorization: Bearer <JWT>`; every row belongs to the token's user. "
+    "A workflow's `version` is its strong ETag: every change needs `If-Match`. Errors are "
+    "RFC 9457 `application/problem+json` documents with a constant `code`; a "
+    "`VALIDATION_ERROR` lists every refused input in `errors`, each with its own `code`."
+)
+OPENAPI_TAGS = [
+    {"name": "health", "description": "Liveness and readiness probes (no token needed)."},
+    {"name": "me", "description": "The caller, as the bearer token names them."},
+    {"name": "workflows", "description": "Workflows: create, list, read, update, trash."},
+    {"name": "nodes", "description": "The nodes of a workflow, one by one or in batches."},
+    {"name": "edges", "description": "The edges between a workflow's nodes; always a DAG."},
+    {"name": "graph", "description": "A whole graph: load, save, duplicate, validate."},
+    {"name": "tools", "description": "The caller's tools, which tool nodes reference."},
+    {"name": "agents", "description": "The caller's agents, which agent nodes reference."},
+]
 
 
 @asynccontextmanager
@@ -72,6 +90,11 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         title="workflow-service",
         version="1.0.0",
         summary="DAG workflow definitions for a visual workflow editor.",
+        description=API_DESCRIPTION,
+        contact={"name": "workflow-service maintainers"},
+        license_info={"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
+        openapi_tags=OPENAPI_TAGS,
+        servers=[{"url": "/", "description": "This server."}],
         lifespan=lifespan,
     )
     app.state.settings = settings

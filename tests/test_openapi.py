@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 
+from service.config import Settings
 from service.main import create_app
 from service.openapi import openapi_document_text
 from tests.live_server import PROJECT_ROOT
@@ -97,3 +98,53 @@ def test_item_errors_and_validation_issues_have_enumerated_codes() -> None:
     issue_code = schemas["ValidationIssue"]["properties"]["code"]
     assert issue_code == {"$ref": "#/components/schemas/IssueCode"}
     assert {"NO_TRIGGER", "UNREACHABLE_NODE"} <= set(schemas["IssueCode"]["enum"])
+
+
+def test_the_document_describes_itself() -> None:
+    document = json.loads(COMMITTED.read_text())
+    info = document["info"]
+    assert info["description"]
+    assert info["contact"]["name"]
+    assert info["license"]["name"]
+    assert document["servers"] == [{"url": "/", "description": "This server."}]
+    used = {
+        tag for item in document["paths"].values() for op in item.values() for tag in op["tags"]
+    }
+    described = {tag["name"]: tag["description"] for tag in document["tags"]}
+    assert used == set(described)
+    assert all(described.values())
+
+
+def test_probes_need_no_token_and_document_no_401() -> None:
+    paths = json.loads(COMMITTED.read_text())["paths"]
+    for probe in ("/healthz", "/readyz"):
+        assert paths[probe]["get"]["security"] == []
+        assert "401" not in paths[probe]["get"]["responses"]
+    assert set(paths["/readyz"]["get"]["responses"]) == {"200", "503"}
+
+
+def test_summaries_use_the_right_article() -> None:
+    paths = json.loads(COMMITTED.read_text())["paths"]
+    summaries = [op["summary"] for item in paths.values() for op in item.values()]
+    assert "Create an agent" in summaries
+    assert "Read a tool" in summaries
+    assert not [summary for summary in summaries if " a agent" in summary]
+
+
+def test_named_strings_say_they_hold_no_nul() -> None:
+    schemas = json.loads(COMMITTED.read_text())["components"]["schemas"]
+    for model in ("WorkflowCreate", "NodeCreate", "ToolCreate", "AgentCreate"):
+        name = schemas[model]["properties"]["name"]
+        assert name["pattern"] == "^[^\\u0000]*$", model
+
+
+async def test_batch_and_graph_arrays_have_the_servers_limits(settings: Settings) -> None:
+    limits = {"max_batch_items": 7, "max_nodes_per_workflow": 8, "max_edges_per_workflow": 9}
+    schemas = create_app(settings.model_copy(update=limits)).openapi()["components"]["schemas"]
+    assert schemas["NodeBatchCreate"]["properties"]["nodes"]["maxItems"] == 7
+    assert schemas["EdgeBatchCreate"]["properties"]["edges"]["maxItems"] == 7
+    assert schemas["GraphIn"]["properties"]["nodes"]["maxItems"] == 8
+    assert schemas["GraphIn"]["properties"]["edges"]["maxItems"] == 9
+    committed = json.loads(COMMITTED.read_text())["components"]["schemas"]
+    assert committed["NodeBatchCreate"]["properties"]["nodes"]["maxItems"] == 100
+    assert committed["GraphIn"]["properties"]["edges"]["maxItems"] == 2000

@@ -1,8 +1,9 @@
 """Edges: directed connections between two nodes of the same workflow."""
 
 import uuid
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Annotated, Self
 
+from annotated_types import Ge, Le
 from pydantic import model_validator
 from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
@@ -12,6 +13,7 @@ from service.config_documents import EdgeConditionJson
 from service.shared_models import (
     INT32_MAX,
     PUBLIC_CONFIG,
+    WHOLE_NUMBER,
     CreatedAtMixin,
     IdMixin,
     SafeStr,
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from service.workflows.models import Workflow
 
 PRIORITY_LIMIT = INT32_MAX
+Priority = Annotated[StrictInt, Ge(-PRIORITY_LIMIT), Le(PRIORITY_LIMIT), WHOLE_NUMBER]
 
 
 class EdgeBase(SQLModel):
@@ -33,9 +36,7 @@ class EdgeBase(SQLModel):
     source_handle: SafeStr | None = Field(default=None, max_length=50)
     target_handle: SafeStr | None = Field(default=None, max_length=50)
     condition: EdgeConditionJson | None = Field(default=None, sa_type=JSONB)
-    priority: StrictInt = Field(
-        default=0, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT, sa_column_kwargs={"server_default": "0"}
-    )
+    priority: Priority = Field(default=0, sa_column_kwargs={"server_default": "0"})
     label: SafeStr | None = Field(default=None, max_length=100)
 
 
@@ -112,7 +113,7 @@ class EdgeUpdate(SQLModel):
     source_handle: SafeStr | None = Field(default=None, max_length=50)
     target_handle: SafeStr | None = Field(default=None, max_length=50)
     condition: EdgeConditionJson | None = None
-    priority: StrictInt = Field(default=None, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT)
+    priority: Priority = Field(default=None)
     label: SafeStr | None = Field(default=None, max_length=100)
 
 

@@ -1,8 +1,9 @@
 """Nodes: the steps of a workflow, each of one NodeType."""
 
 import uuid
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
+from annotated_types import Ge, Le
 from pydantic import ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy import Column, Index, UniqueConstraint, text
@@ -13,6 +14,7 @@ from sqlmodel import Field, Relationship, SQLModel
 from service.config_documents import CONFIG_BY_NODE_TYPE, RetryConfigJson, validate_document
 from service.shared_models import (
     PUBLIC_CONFIG,
+    WHOLE_NUMBER,
     FiniteFloat,
     IdMixin,
     JsonObject,
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
 DEFAULT_RETRY_CONFIG = {"max_retries": 3, "delay": 1}
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+TimeoutSeconds = Annotated[StrictInt, Ge(1), Le(MAX_TIMEOUT_SECONDS), WHOLE_NUMBER]
 
 
 def enum_column(enum: type[Any], name: str) -> Any:
@@ -51,9 +54,7 @@ class NodeBase(SQLModel):
     output_schema: JsonObject | None = Field(default=None, sa_type=JSONB)
     tool_id: uuid.UUID | None = Field(default=None, foreign_key="tools.id", ondelete="SET NULL")
     agent_id: uuid.UUID | None = Field(default=None, foreign_key="agents.id", ondelete="SET NULL")
-    timeout_seconds: StrictInt = Field(
-        default=300, ge=1, le=MAX_TIMEOUT_SECONDS, sa_column_kwargs={"server_default": "300"}
-    )
+    timeout_seconds: TimeoutSeconds = Field(default=300, sa_column_kwargs={"server_default": "300"})
     retry_config: RetryConfigJson = Field(
         default_factory=lambda: dict(DEFAULT_RETRY_CONFIG),
         sa_type=JSONB,
@@ -169,7 +170,7 @@ class NodeUpdate(SQLModel):
     output_schema: JsonObject | None = None
     tool_id: uuid.UUID | None = None
     agent_id: uuid.UUID | None = None
-    timeout_seconds: StrictInt = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS)
+    timeout_seconds: TimeoutSeconds = Field(default=None)
     retry_config: RetryConfigJson = Field(default=None)
 
 
