@@ -1,5 +1,6 @@
 """Typed JSONB documents: the known keys are validated, unknown keys are kept."""
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -100,8 +101,28 @@ class RetryConfig(OpenDocument):
         return self
 
 
+def required_in_schema(*names: str) -> Callable[[dict[str, Any]], None]:
+    """A `json_schema_extra` that makes `names` required and not null in the schema."""
+
+    def require(schema: dict[str, Any]) -> None:
+        schema["required"] = list(dict.fromkeys([*schema.get("required", []), *names]))
+        for name in names:
+            field = schema["properties"][name]
+            field.pop("default", None)
+            branches = [branch for branch in field.pop("anyOf", []) if branch != {"type": "null"}]
+            if len(branches) == 1:
+                field.update(branches[0])
+            elif branches:
+                field["anyOf"] = branches
+
+    return require
+
+
 class TriggerConfig(OpenDocument):
-    """Config of a trigger node."""
+    """Config of a trigger node; a trigger node needs `trigger_type`."""
+
+    # The node checks the requirement (its message names the node type); the schema says it.
+    model_config = ConfigDict(json_schema_extra=required_in_schema("trigger_type"))
 
     trigger_type: TriggerType | None = None
     cron_expression: Annotated[SafeStr, AfterValidator(valid_cron)] | None = None
@@ -109,9 +130,11 @@ class TriggerConfig(OpenDocument):
 
 
 class ConditionConfig(OpenDocument):
-    """Config of a condition node: an expression and its two outgoing handles."""
+    """Config of a condition node: an expression (required) and its two outgoing handles."""
 
-    condition_expression: SafeStr | None = None
+    model_config = ConfigDict(json_schema_extra=required_in_schema("condition_expression"))
+
+    condition_expression: SafeStr | None = Field(default=None, json_schema_extra={"minLength": 1})
     true_handle: SafeStr = Field(default="true", min_length=1, max_length=50)
     false_handle: SafeStr = Field(default="false", min_length=1, max_length=50)
 

@@ -133,7 +133,7 @@ def test_summaries_use_the_right_article() -> None:
 
 def test_named_strings_say_they_hold_no_nul() -> None:
     schemas = json.loads(COMMITTED.read_text())["components"]["schemas"]
-    for model in ("WorkflowCreate", "NodeCreate", "ToolCreate", "AgentCreate"):
+    for model in ("WorkflowCreate", "ToolNodeCreate", "ToolCreate", "AgentCreate"):
         name = schemas[model]["properties"]["name"]
         assert name["pattern"] == "^[^\\u0000]*$", model
 

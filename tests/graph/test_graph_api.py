@@ -659,7 +659,8 @@ async def test_openapi_documents_both_graph_representations(client: httpx.AsyncC
     assert put["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/GraphIn"
     }
-    assert {"GraphNodeIn", "GraphEdgeIn", "GraphSaveResult"} <= set(schema["components"]["schemas"])
+    documented = set(schema["components"]["schemas"])
+    assert {"TriggerGraphNodeIn", "ToolGraphNodeIn", "GraphEdgeIn", "GraphSaveResult"} <= documented
 
 
 async def test_concurrent_saves_of_one_version_let_exactly_one_win(
