@@ -1,13 +1,15 @@
 """Typed JSONB documents: the known keys are validated, unknown keys are kept."""
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from annotated_types import Ge, Le
 from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from service.shared_models import SafeStr, storable_json
+from service.shared_models import WHOLE_NUMBER, SafeStr, StrictInt, storable_json
 
 
 class OpenDocument(BaseModel):
@@ -78,16 +80,16 @@ def valid_timezone(name: str) -> str:
 class WorkflowConfig(OpenDocument):
     """Run-wide settings of a workflow."""
 
-    timeout: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    timeout: Annotated[StrictInt, Ge(1), Le(7 * 24 * 3600), WHOLE_NUMBER] | None = None
     retry_policy: RetryPolicy | None = None
-    max_concurrent_nodes: int | None = Field(default=None, ge=1, le=1000)
+    max_concurrent_nodes: Annotated[StrictInt, Ge(1), Le(1000), WHOLE_NUMBER] | None = None
     error_handling: ErrorHandling | None = None
 
 
 class RetryConfig(OpenDocument):
     """How often and how patiently a node is retried."""
 
-    max_retries: int = Field(default=3, ge=0, le=10)
+    max_retries: Annotated[StrictInt, Ge(0), Le(10), WHOLE_NUMBER] = 3
     delay: float = Field(default=1, ge=0, le=86400)
     backoff_multiplier: float = Field(default=1, ge=1, le=100)
     max_delay: float | None = Field(default=None, ge=0, le=86400)
@@ -99,8 +101,28 @@ class RetryConfig(OpenDocument):
         return self
 
 
+def required_in_schema(*names: str) -> Callable[[dict[str, Any]], None]:
+    """A `json_schema_extra` that makes `names` required and not null in the schema."""
+
+    def require(schema: dict[str, Any]) -> None:
+        schema["required"] = list(dict.fromkeys([*schema.get("required", []), *names]))
+        for name in names:
+            field = schema["properties"][name]
+            field.pop("default", None)
+            branches = [branch for branch in field.pop("anyOf", []) if branch != {"type": "null"}]
+            if len(branches) == 1:
+                field.update(branches[0])
+            elif branches:
+                field["anyOf"] = branches
+
+    return require
+
+
 class TriggerConfig(OpenDocument):
-    """Config of a trigger node."""
+    """Config of a trigger node; a trigger node needs `trigger_type`."""
+
+    # The node checks the requirement (its message names the node type); the schema says it.
+    model_config = ConfigDict(json_schema_extra=required_in_schema("trigger_type"))
 
     trigger_type: TriggerType | None = None
     cron_expression: Annotated[SafeStr, AfterValidator(valid_cron)] | None = None
@@ -108,9 +130,11 @@ class TriggerConfig(OpenDocument):
 
 
 class ConditionConfig(OpenDocument):
-    """Config of a condition node: an expression and its two outgoing handles."""
+    """Config of a condition node: an expression (required) and its two outgoing handles."""
 
-    condition_expression: SafeStr | None = None
+    model_config = ConfigDict(json_schema_extra=required_in_schema("condition_expression"))
+
+    condition_expression: SafeStr | None = Field(default=None, json_schema_extra={"minLength": 1})
     true_handle: SafeStr = Field(default="true", min_length=1, max_length=50)
     false_handle: SafeStr = Field(default="false", min_length=1, max_length=50)
 

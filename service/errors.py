@@ -1,9 +1,10 @@
 """RFC 9457 problem documents: one class per error, each with its status, code and schema."""
 
 import uuid
-from typing import Any, ClassVar
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal, Union, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -20,14 +21,34 @@ class Problem(BaseModel):
     code: str = Field(description="Stable machine-readable error code.")
 
 
+class ItemCode(StrEnum):
+    """Why one located input is refused (the `code` of each item of `errors`)."""
+
+    INVALID_VALUE = "INVALID_VALUE"
+    SELF_LOOP = "SELF_LOOP"
+    DUPLICATE_EDGE = "DUPLICATE_EDGE"
+    NODE_NOT_IN_WORKFLOW = "NODE_NOT_IN_WORKFLOW"
+    REFERENCE_NOT_FOUND = "REFERENCE_NOT_FOUND"
+    CYCLE_DETECTED = "CYCLE_DETECTED"
+    DUPLICATE_ID = "DUPLICATE_ID"
+    ID_IN_OTHER_WORKFLOW = "ID_IN_OTHER_WORKFLOW"
+    TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+
+
 class FieldError(BaseModel):
-    """One invalid input: a JSON pointer into the body, or a parameter name."""
+    """One invalid input: a JSON pointer into the body, or a parameter name, and why."""
 
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
+    code: ItemCode
     pointer: str | None = Field(default=None, examples=["/nodes/3/name"])
     parameter: str | None = Field(default=None, examples=["limit"])
     detail: str
+
+
+def invalid_value(pointer: str, detail: str) -> dict[str, Any]:
+    """The located INVALID_VALUE item of a field that failed validation."""
+    return {"code": ItemCode.INVALID_VALUE, "pointer": pointer, "detail": detail}
 
 
 def json_pointer(*parts: str | int) -> str:
@@ -36,26 +57,30 @@ def json_pointer(*parts: str | int) -> str:
 
 
 class ValidationProblem(Problem):
-    """VALIDATION_ERROR: every invalid input, each located."""
+    """VALIDATION_ERROR: every invalid input, each located and with its own code."""
 
+    code: Literal["VALIDATION_ERROR"]
     errors: list[FieldError]
 
 
 class VersionMismatchProblem(Problem):
     """VERSION_MISMATCH: the If-Match tag is not the current version."""
 
+    code: Literal["VERSION_MISMATCH"]
     current_version: int
 
 
 class CycleProblem(Problem):
     """CYCLE_DETECTED: the write would close this cycle (first id = last id)."""
 
+    code: Literal["CYCLE_DETECTED"]
     cycle_path: list[uuid.UUID]
 
 
 class DuplicateEdgeProblem(Problem):
     """DUPLICATE_EDGE: the same connection already exists."""
 
+    code: Literal["DUPLICATE_EDGE"]
     existing_edge_id: uuid.UUID
 
 
@@ -66,6 +91,17 @@ class ProblemError(Exception):
     code: ClassVar[str] = "INTERNAL_ERROR"
     title: ClassVar[str] = "Internal server error"
     schema: ClassVar[type[Problem]] = Problem
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give an error without a schema of its own one whose `code` is its constant."""
+        super().__init_subclass__(**kwargs)
+        if "schema" not in cls.__dict__:
+            cls.schema = create_model(
+                cls.__name__.removesuffix("Error") + "Problem",
+                __base__=Problem,
+                __doc__=f"{cls.code}: {cls.__doc__}",
+                code=(cast(Any, Literal)[cls.code], Field(description="Stable machine code.")),
+            )
 
     def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(detail)
@@ -244,18 +280,20 @@ COMMON_ERRORS: tuple[type[ProblemError], ...] = (
 )
 
 
-def error_responses(*errors: type[ProblemError]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` for these errors (and the common ones), grouped by status."""
+def error_responses(
+    *errors: type[ProblemError], common: tuple[type[ProblemError], ...] = COMMON_ERRORS
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for these errors and `common`, by status, unions keyed by `code`."""
     by_status: dict[int, list[type[ProblemError]]] = {}
-    for error in (*errors, *COMMON_ERRORS):
+    for error in (*errors, *common):
         if error not in by_status.get(error.status, []):
             by_status.setdefault(error.status, []).append(error)
     responses: dict[int | str, dict[str, Any]] = {}
     for status, group in sorted(by_status.items()):
-        schemas = list(dict.fromkeys(error.schema for error in group))
+        schemas = tuple(dict.fromkeys(error.schema for error in group))
         model: Any = schemas[0]
-        for schema in schemas[1:]:
-            model = model | schema
+        if len(schemas) > 1:
+            model = Annotated[cast(Any, Union)[schemas], Field(discriminator="code")]
         codes = ", ".join(error.code for error in group)
         responses[status] = {
             "model": model,

@@ -22,6 +22,7 @@ from service.db import check_idle_connections, create_pool, resolve_database_url
 from service.errors import (
     ConflictError,
     DatabaseUnavailableError,
+    ItemCode,
     MalformedJsonError,
     MethodNotAllowedError,
     NotAcceptableError,
@@ -29,6 +30,7 @@ from service.errors import (
     ProblemError,
     UnauthorizedError,
     ValidationError,
+    invalid_value,
     json_pointer,
 )
 from service.graph import routes as graph
@@ -45,6 +47,24 @@ from service.users import routes as me
 from service.workflows import routes as workflows
 
 API_PREFIX = "/api/v1"
+API_DESCRIPTION = (
+    "Workflows of trigger, tool, agent, condition, adapter and aggregator nodes joined by "
+    "edges into a DAG, with the tools and agents they use.\n\n"
+    "Authenticate with `Authorization: Bearer <JWT>`; every row belongs to the token's user. "
+    "A workflow's `version` is its strong ETag: every change needs `If-Match`. Errors are "
+    "RFC 9457 `application/problem+json` documents with a constant `code`; a "
+    "`VALIDATION_ERROR` lists every refused input in `errors`, each with its own `code`."
+)
+OPENAPI_TAGS = [
+    {"name": "health", "description": "Liveness and readiness probes (no token needed)."},
+    {"name": "me", "description": "The caller, as the bearer token names them."},
+    {"name": "workflows", "description": "Workflows: create, list, read, update, trash."},
+    {"name": "nodes", "description": "The nodes of a workflow, one by one or in batches."},
+    {"name": "edges", "description": "The edges between a workflow's nodes; always a DAG."},
+    {"name": "graph", "description": "A whole graph: load, save, duplicate, validate."},
+    {"name": "tools", "description": "The caller's tools, which tool nodes reference."},
+    {"name": "agents", "description": "The caller's agents, which agent nodes reference."},
+]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +93,11 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         title="workflow-service",
         version="1.0.0",
         summary="DAG workflow definitions for a visual workflow editor.",
+        description=API_DESCRIPTION,
+        contact={"name": "workflow-service maintainers"},
+        license_info={"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
+        openapi_tags=OPENAPI_TAGS,
+        servers=[{"url": "/", "description": "This server."}],
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -128,8 +153,9 @@ def located_error(error: dict[str, Any]) -> dict[str, Any]:
     source, *path = error.get("loc", ("body",))
     detail = str(error.get("msg", "invalid"))
     if source == "body":
-        return {"pointer": json_pointer(*path), "detail": detail}
-    return {"parameter": str(path[0]) if path else str(source), "detail": detail}
+        return invalid_value(json_pointer(*path), detail)
+    parameter = str(path[0]) if path else str(source)
+    return {"code": ItemCode.INVALID_VALUE, "parameter": parameter, "detail": detail}
 
 
 async def _handle_request_validation(_request: Request, error: Exception) -> Response:
@@ -204,7 +230,7 @@ async def _handle_integrity_error(_request: Request, error: Exception) -> Respon
 
 async def _handle_data_error(_request: Request, error: Exception) -> Response:
     logger.warning("PostgreSQL refused a value: %s", error)
-    problems = [{"pointer": "", "detail": "A value is out of the range the database stores."}]
+    problems = [invalid_value("", "A value is out of the range the database stores.")]
     return problem_response(ValidationError(problems, detail="PostgreSQL refused a value."))
 
 

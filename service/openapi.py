@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from service.config import Settings
 from service.errors import PROBLEM_JSON
 
 
@@ -30,6 +31,37 @@ def if_match_required(schema: dict[str, Any]) -> None:
                 if parameter.get("in") == "header" and parameter.get("name") == "If-Match":
                     parameter["required"] = True
                     parameter["schema"] = {"type": "string", "maxLength": 1024}
+
+
+# The middleware reads and checks bodies of these methods only (413, 415), and only operations
+# that take a body parse it (400).
+BODY_METHODS = ("post", "put", "patch")
+BODY_ONLY_STATUSES = {"413": BODY_METHODS, "415": BODY_METHODS}
+
+
+def body_errors_where_bodies_are_read(schema: dict[str, Any]) -> None:
+    """Drop 400, 413 and 415 from operations that never read a request body."""
+    for path_item in schema.get("paths", {}).values():
+        for method, operation in path_item.items():
+            responses = operation.get("responses", {})
+            for status, methods in BODY_ONLY_STATUSES.items():
+                if method not in methods:
+                    responses.pop(status, None)
+            if "requestBody" not in operation:
+                responses.pop("400", None)
+
+
+def array_limits(schema: dict[str, Any], settings: Settings) -> None:
+    """`maxItems` on batch and graph arrays: the limits this server enforces."""
+    limits = {
+        ("NodeBatchCreate", "nodes"): settings.max_batch_items,
+        ("EdgeBatchCreate", "edges"): settings.max_batch_items,
+        ("GraphIn", "nodes"): settings.max_nodes_per_workflow,
+        ("GraphIn", "edges"): settings.max_edges_per_workflow,
+    }
+    components = schema["components"]["schemas"]
+    for (model, field), limit in limits.items():
+        components[model]["properties"][field]["maxItems"] = limit
 
 
 PATH_PARAMETER = re.compile(r"\{(\w+)\}")
@@ -87,8 +119,14 @@ def install_openapi(app: FastAPI) -> None:
                 summary=app.summary,
                 description=app.description,
                 routes=app.routes,
+                tags=app.openapi_tags,
+                servers=app.servers,
+                contact=app.contact,
+                license_info=app.license_info,
             )
             errors_as_problem_json(schema)
+            body_errors_where_bodies_are_read(schema)
+            array_limits(schema, app.state.settings)
             link_created_resources(schema)
             if app.state.settings.require_if_match:
                 if_match_required(schema)

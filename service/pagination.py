@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 from pydantic import BaseModel
 
-from service.errors import ValidationError
+from service.errors import ItemCode, ValidationError
 from service.responses import render_json
 
 ItemT = TypeVar("ItemT")
@@ -83,7 +83,9 @@ class Cursor:
 
 def invalid_cursor(detail: str) -> ValidationError:
     """A 422 naming the cursor parameter."""
-    return ValidationError([{"parameter": "cursor", "detail": detail}], detail=detail)
+    return ValidationError(
+        [{"code": ItemCode.INVALID_VALUE, "parameter": "cursor", "detail": detail}], detail=detail
+    )
 
 
 def page_json(items: list[str], next_cursor: str | None) -> bytes:

@@ -16,7 +16,16 @@ router = APIRouter(tags=["health"])
 SCHEMA_REVISION = compiled(select(column("version_num")).select_from(table("alembic_version")))
 
 
-@router.get("/healthz", operation_id="health_live", summary="The process is alive")
+# Probes need no token: they say so (`security: []`) and document no 401.
+NO_SECURITY: dict[str, Any] = {"security": []}
+
+
+@router.get(
+    "/healthz",
+    operation_id="health_live",
+    summary="The process is alive",
+    openapi_extra=NO_SECURITY,
+)
 async def healthz() -> dict[str, str]:
     """Answers as long as the process serves HTTP; touches no database."""
     return {"status": "ok"}
@@ -26,7 +35,8 @@ async def healthz() -> dict[str, str]:
     "/readyz",
     operation_id="health_ready",
     summary="The database is reachable and migrated",
-    responses=error_responses(NotReadyError),
+    responses=error_responses(NotReadyError, common=()),
+    openapi_extra=NO_SECURITY,
 )
 async def readyz(request: Request) -> dict[str, Any]:
     """200 when PostgreSQL answers and its schema is at the Alembic head; 503 otherwise."""

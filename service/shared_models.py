@@ -6,7 +6,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AllowInfNan, Strict, StringConstraints, computed_field
+from pydantic import (
+    AfterValidator,
+    AllowInfNan,
+    BeforeValidator,
+    GetJsonSchemaHandler,
+    Strict,
+    StringConstraints,
+    computed_field,
+)
+from pydantic_core import CoreSchema
 from sqlalchemy import DateTime, func
 from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
@@ -84,13 +93,54 @@ def storable_json(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-SafeStr = Annotated[str, AfterValidator(reject_nul)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(reject_nul)]
-Description = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(reject_nul)]
+# In the regular-expression text, not the character itself: JSON Schema's ECMA 262 dialect and
+# Python's re both read the escape as NUL.
+NUL_FREE_PATTERN = "^[^\\u0000]*$"
+
+
+class NulFreeInSchema:
+    """Say in the JSON schema that the string holds no NUL (reject_nul enforces it)."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        """The string's schema with the NUL-free pattern."""
+        schema = handler(core_schema)
+        schema["pattern"] = NUL_FREE_PATTERN
+        return schema
+
+
+NUL_FREE = (AfterValidator(reject_nul), NulFreeInSchema())
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+def documented_as(schema_type: Any) -> BeforeValidator:
+    """Validation unchanged, but the request schema is `schema_type`'s (a finer description)."""
+    return BeforeValidator(_unchanged, json_schema_input_type=schema_type)
+
+
+SafeStr = Annotated[str, *NUL_FREE]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255), *NUL_FREE]
+Description = Annotated[str, StringConstraints(max_length=10_000), *NUL_FREE]
 JsonObject = Annotated[dict[str, Any], AfterValidator(storable_json)]
-# Strict scalars: JSON `0`, `"5"` or `1.0` are not booleans or integers (the schema says so).
+
+
+def whole_number(value: Any) -> Any:
+    """A float with no fractional part as the int it equals: JSON Schema counts 1.0 as integer."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Strict scalars: JSON `0` or `"5"` are not booleans, `"5"`, `true` or `1.5` not integers.
 StrictBool = Annotated[bool, Strict()]
 StrictInt = Annotated[int, Strict()]
+# JSON Schema counts `1.0` as an integer. It goes after a field's bounds, which then stay
+# `minimum`/`maximum` in the schema: Annotated[StrictInt, Ge(0), Le(9), WHOLE_NUMBER].
+WHOLE_NUMBER = BeforeValidator(whole_number)
 FiniteFloat = Annotated[float, Strict(), AllowInfNan(False)]
 
 

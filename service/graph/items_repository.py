@@ -39,6 +39,7 @@ from service.errors import (
     NotFoundError,
     ValidationError,
     VersionMismatchError,
+    invalid_value,
     json_pointer,
     workflow_not_found,
 )
@@ -133,8 +134,7 @@ def validated_merge(model: type[ModelT], stored: dict[str, Any], changes: dict[s
         return model.model_validate({**stored, **changes})
     except PydanticValidationError as error:
         problems = [
-            {"pointer": json_pointer(*item["loc"]), "detail": item["msg"]}
-            for item in error.errors()
+            invalid_value(json_pointer(*item["loc"]), item["msg"]) for item in error.errors()
         ]
         raise ValidationError(problems) from None
 

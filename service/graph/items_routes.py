@@ -6,7 +6,13 @@ from fastapi import Request, Response
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from service.deps import ReadConnection, SessionDep
-from service.errors import NotFoundError, ValidationError, error_responses, workflow_not_found
+from service.errors import (
+    ItemCode,
+    NotFoundError,
+    ValidationError,
+    error_responses,
+    workflow_not_found,
+)
 from service.graph import items_repository as graph_items
 from service.graph.items_repository import GraphTable
 from service.pagination import page_json
@@ -41,7 +47,8 @@ def refuse_oversized_batch(count: int, limit: int, collection: str) -> None:
     """422 when a batch has more items than the configured maximum."""
     if count > limit:
         detail = f"A batch holds at most {limit} items; this one has {count}."
-        raise ValidationError([{"pointer": f"/{collection}", "detail": detail}], detail=detail)
+        item = {"code": ItemCode.TOO_MANY_ITEMS, "pointer": f"/{collection}", "detail": detail}
+        raise ValidationError([item], detail=detail)
 
 
 async def read_item(

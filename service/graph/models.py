@@ -8,8 +8,8 @@ from pydantic import BaseModel, PlainValidator
 from sqlmodel import Field, SQLModel
 
 from service.graph.edges.models import EdgeCreate, EdgePublic
-from service.graph.nodes.models import NodeCreate, NodePublic
-from service.shared_models import PUBLIC_CONFIG, Name
+from service.graph.nodes.models import NodeCreate, NodePublic, by_node_type
+from service.shared_models import PUBLIC_CONFIG, Name, documented_as
 from service.workflows.models import WorkflowPublic
 
 CLIENT_ID_DESCRIPTION = (
@@ -43,10 +43,13 @@ class GraphEdgeIn(EdgeCreate):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, description=CLIENT_ID_DESCRIPTION)
 
 
+GraphNodeItem = Annotated[GraphNodeIn, documented_as(by_node_type(GraphNodeIn))]
+
+
 class GraphIn(SQLModel):
     """Body of PUT .../graph: the whole graph; stored items missing from it are deleted."""
 
-    nodes: list[GraphNodeIn]
+    nodes: list[GraphNodeItem]
     edges: list[GraphEdgeIn]
 
 

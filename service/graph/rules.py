@@ -15,6 +15,7 @@ from service.errors import (
     CycleDetectedError,
     DuplicateEdgeError,
     GraphTooLargeError,
+    ItemCode,
     NodeNotInWorkflowError,
     ProblemError,
     SelfLoopError,
@@ -64,9 +65,9 @@ class StoredFacts:
     foreign_edge_ids: frozenset[uuid.UUID]
 
 
-def problem(pointer: str, detail: str) -> Problem:
+def problem(pointer: str, detail: str, code: ItemCode) -> Problem:
     """One located problem of the VALIDATION_ERROR body."""
-    return {"pointer": pointer, "detail": detail}
+    return {"code": code, "pointer": pointer, "detail": detail}
 
 
 def check_size(payload: Any, max_nodes: int, max_edges: int) -> None:
@@ -93,7 +94,8 @@ def parse_graph(payload: Any) -> SubmittedGraph:
         graph = GraphIn.model_validate(payload)
     except PydanticValidationError as error:
         problems = [
-            problem(json_pointer(*item["loc"]), str(item["msg"])) for item in error.errors()
+            problem(json_pointer(*item["loc"]), str(item["msg"]), ItemCode.INVALID_VALUE)
+            for item in error.errors()
         ]
         return _valid_items(payload, problems)
     nodes = dict(enumerate(graph.nodes))
@@ -151,10 +153,14 @@ def node_problems(graph: SubmittedGraph, facts: StoredFacts) -> list[Problem]:
         problems += _id_problems("nodes", position, node.id, first_position, foreign)
         if node.tool_id is not None and node.tool_id not in facts.usable_tool_ids:
             detail = f"Tool {node.tool_id} is not one of your tools."
-            problems.append(problem(f"/nodes/{position}/tool_id", detail))
+            problems.append(
+                problem(f"/nodes/{position}/tool_id", detail, ItemCode.REFERENCE_NOT_FOUND)
+            )
         if node.agent_id is not None and node.agent_id not in facts.usable_agent_ids:
             detail = f"Agent {node.agent_id} is not one of your agents."
-            problems.append(problem(f"/nodes/{position}/agent_id", detail))
+            problems.append(
+                problem(f"/nodes/{position}/agent_id", detail, ItemCode.REFERENCE_NOT_FOUND)
+            )
     return problems
 
 
@@ -165,10 +171,10 @@ def _id_problems(
     first_position = first.setdefault(item_id.int, position)
     if first_position != position:
         detail = f"Duplicate id {item_id}, first used by /{section}/{first_position}."
-        return [problem(f"/{section}/{position}/id", detail)]
+        return [problem(f"/{section}/{position}/id", detail, ItemCode.DUPLICATE_ID)]
     if item_id.int in foreign:
         detail = f"The id {item_id} belongs to another workflow."
-        return [problem(f"/{section}/{position}/id", detail)]
+        return [problem(f"/{section}/{position}/id", detail, ItemCode.ID_IN_OTHER_WORKFLOW)]
     return []
 
 
@@ -206,7 +212,8 @@ class EdgeProblem:
 
     def located(self, pointer: str) -> Problem:
         """The problem as an item of VALIDATION_ERROR, at the edge's `pointer`."""
-        return problem(pointer + (f"/{self.field}" if self.field else ""), self.detail)
+        pointer += f"/{self.field}" if self.field else ""
+        return problem(pointer, self.detail, ItemCode(self.error.code))
 
 
 def connection_of(edge: EdgeEnds, key: Callable[[uuid.UUID], NodeKey]) -> Connection:

@@ -44,7 +44,7 @@ class ValidationIssue(SQLModel):
     """One problem found in a workflow, pointing at the nodes and edges involved."""
 
     severity: Severity
-    code: str
+    code: IssueCode
     message: str
     node_ids: list[uuid.UUID] = Field(default_factory=list)
     edge_ids: list[uuid.UUID] = Field(default_factory=list)
@@ -168,7 +168,7 @@ def _error(
     """An error issue about at most one node and any number of edges."""
     return ValidationIssue(
         severity=Severity.ERROR,
-        code=code.value,
+        code=code,
         message=message,
         node_ids=[node.id] if node is not None else [],
         edge_ids=list(edge_ids),
@@ -178,7 +178,7 @@ def _error(
 def _warning(code: IssueCode, message: str, *, node: ReportNode) -> ValidationIssue:
     """A warning issue about one node."""
     return ValidationIssue(
-        severity=Severity.WARNING, code=code.value, message=message, node_ids=[node.id]
+        severity=Severity.WARNING, code=code, message=message, node_ids=[node.id]
     )
 
 
@@ -316,7 +316,7 @@ def _execution_order(graph: _Graph) -> tuple[list[list[uuid.UUID]], list[Validat
     cycle_text = " -> ".join(f'"{names[node_id]}"' for node_id in cycle)
     issue = ValidationIssue(
         severity=Severity.ERROR,
-        code=IssueCode.CYCLE_DETECTED.value,
+        code=IssueCode.CYCLE_DETECTED,
         message=f"The workflow contains a cycle: {cycle_text}.",
         node_ids=list(dict.fromkeys(cycle)),
     )

@@ -56,6 +56,11 @@ def not_found(table: OwnedTable, entry_id: uuid.UUID) -> NotFoundError:
     return NotFoundError(f"{table.label} {entry_id} not found.")
 
 
+def with_article(noun: str) -> str:
+    """The noun with its indefinite article, for summaries ("a tool", "an agent")."""
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
 def registry_router(
     table: OwnedTable,
     create_model: type[BaseModel],
@@ -113,8 +118,8 @@ def add_create_route(router: APIRouter, table: OwnedTable, create_model: type[Ba
         name=f"create_{singular}",
         status_code=status.HTTP_201_CREATED,
         response_model=table.public,
-        summary=f"Create a {singular}",
-        description=f"Create a {singular} (no If-Match needed).",
+        summary=f"Create {with_article(singular)}",
+        description=f"Create {with_article(singular)} (no If-Match needed).",
         responses={
             201: success("Created at version 1.", {**ETAG_HEADER, **LOCATION_HEADER}),
             **error_responses(),
@@ -143,7 +148,7 @@ def add_get_route(router: APIRouter, table: OwnedTable) -> None:
         operation_id=f"get_{singular}",
         name=f"get_{singular}",
         response_model=table.public,
-        summary=f"Read a {singular}",
+        summary=f"Read {with_article(singular)}",
         description=f"One live {singular}; 304 when If-None-Match names its current version.",
         responses={
             200: success(f"The {singular}.", ETAG_HEADER),
@@ -174,7 +179,7 @@ def add_update_route(router: APIRouter, table: OwnedTable, update_model: type[Ba
         operation_id=f"update_{singular}",
         name=f"update_{singular}",
         response_model=table.public,
-        summary=f"Update a {singular}",
+        summary=f"Update {with_article(singular)}",
         description="Replace the named fields (no deep merge); the version rises by one.",
         responses={200: success("Updated.", ETAG_HEADER), **error_responses(*WRITE_ERRORS)},
     )
@@ -200,7 +205,7 @@ def add_delete_route(router: APIRouter, table: OwnedTable) -> None:
         operation_id=f"delete_{singular}",
         name=f"delete_{singular}",
         status_code=status.HTTP_204_NO_CONTENT,
-        summary=f"Delete a {singular} (to the trash, or for good)",
+        summary=f"Delete {with_article(singular)} (to the trash, or for good)",
         description="Soft delete (the version rises), or with `permanent=true` delete for good.",
         responses={204: success("Deleted.", ETAG_HEADER), **error_responses(*WRITE_ERRORS)},
     )
@@ -227,7 +232,7 @@ def add_restore_route(router: APIRouter, table: OwnedTable) -> None:
         operation_id=f"restore_{singular}",
         name=f"restore_{singular}",
         response_model=table.public,
-        summary=f"Restore a {singular} from the trash",
+        summary=f"Restore {with_article(singular)} from the trash",
         description=f"Bring a trashed {singular} back; If-Match must name its trashed version.",
         responses={
             200: success("Restored.", ETAG_HEADER),

@@ -327,6 +327,26 @@ REJECTIONS: dict[str, Any] = {
 }
 
 
+# The machine code of each located problem, in the order of REJECTIONS' pointers.
+REJECTION_CODES: dict[str, list[str]] = {
+    "bad field": ["INVALID_VALUE"],
+    "missing requirement": ["INVALID_VALUE"],
+    "unknown node reference": ["NODE_NOT_IN_WORKFLOW"],
+    "foreign tool": ["REFERENCE_NOT_FOUND"],
+    "duplicate node ids": ["DUPLICATE_ID"],
+    "duplicate edge ids": ["DUPLICATE_ID"],
+    "id of another workflow": ["ID_IN_OTHER_WORKFLOW"],
+    "self loop": ["SELF_LOOP"],
+    "duplicate connection": ["DUPLICATE_EDGE"],
+    "several problems at once": [
+        "INVALID_VALUE",
+        "REFERENCE_NOT_FOUND",
+        "NODE_NOT_IN_WORKFLOW",
+        "DUPLICATE_EDGE",
+    ],
+}
+
+
 @pytest.mark.parametrize("case", list(REJECTIONS))
 async def test_invalid_saves_list_every_problem_and_write_nothing(
     client: httpx.AsyncClient, user_id: uuid.UUID, database_url: str, case: str
@@ -346,6 +366,7 @@ async def test_invalid_saves_list_every_problem_and_write_nothing(
     refused = await put_graph(client, workflow, nodes, edges, 422)
 
     assert pointers(refused) == expected_pointers
+    assert [item["code"] for item in refused.json()["errors"]] == REJECTION_CODES[case]
     assert refused.headers["content-type"] == "application/problem+json"
     await assert_unchanged(client, workflow, before)
 
@@ -643,7 +664,8 @@ async def test_openapi_documents_both_graph_representations(client: httpx.AsyncC
     assert put["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/GraphIn"
     }
-    assert {"GraphNodeIn", "GraphEdgeIn", "GraphSaveResult"} <= set(schema["components"]["schemas"])
+    documented = set(schema["components"]["schemas"])
+    assert {"TriggerGraphNodeIn", "ToolGraphNodeIn", "GraphEdgeIn", "GraphSaveResult"} <= documented
 
 
 async def test_concurrent_saves_of_one_version_let_exactly_one_win(

@@ -75,6 +75,7 @@ def sort_key(sort: str) -> Callable[[dict[str, Any]], tuple[Any, uuid.UUID]]:
 def parameter_errors(response: httpx.Response) -> set[str | None]:
     """The parameters a 422 names."""
     problem = assert_problem(response, 422, "VALIDATION_ERROR")
+    assert {error["code"] for error in problem["errors"]} == {"INVALID_VALUE"}
     return {error.get("parameter") for error in problem["errors"]}
 
 

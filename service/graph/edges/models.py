@@ -1,8 +1,9 @@
 """Edges: directed connections between two nodes of the same workflow."""
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+from annotated_types import Ge, Le
 from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, Relationship, SQLModel
@@ -11,6 +12,7 @@ from service.config_documents import EdgeConditionJson
 from service.shared_models import (
     INT32_MAX,
     PUBLIC_CONFIG,
+    WHOLE_NUMBER,
     CreatedAtMixin,
     IdMixin,
     SafeStr,
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from service.workflows.models import Workflow
 
 PRIORITY_LIMIT = INT32_MAX
+Priority = Annotated[StrictInt, Ge(-PRIORITY_LIMIT), Le(PRIORITY_LIMIT), WHOLE_NUMBER]
 # What makes two edges the same connection (uq_edge_connection).
 CONNECTION_FIELDS = ("source_node_id", "target_node_id", "source_handle", "target_handle")
 
@@ -34,9 +37,7 @@ class EdgeBase(SQLModel):
     source_handle: SafeStr | None = Field(default=None, max_length=50)
     target_handle: SafeStr | None = Field(default=None, max_length=50)
     condition: EdgeConditionJson | None = Field(default=None, sa_type=JSONB)
-    priority: StrictInt = Field(
-        default=0, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT, sa_column_kwargs={"server_default": "0"}
-    )
+    priority: Priority = Field(default=0, sa_column_kwargs={"server_default": "0"})
     label: SafeStr | None = Field(default=None, max_length=100)
 
 
@@ -105,7 +106,7 @@ class EdgeUpdate(SQLModel):
     source_handle: SafeStr | None = Field(default=None, max_length=50)
     target_handle: SafeStr | None = Field(default=None, max_length=50)
     condition: EdgeConditionJson | None = None
-    priority: StrictInt = Field(default=None, ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT)
+    priority: Priority = Field(default=None)
     label: SafeStr | None = Field(default=None, max_length=100)
 
 

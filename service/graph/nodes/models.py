@@ -2,23 +2,27 @@
 
 import json
 import uuid
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, Union, cast
 
+from annotated_types import Ge, Le
 from pydantic import ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy import Column, Index, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, Relationship, SQLModel
+from sqlmodel._compat import SQLModelConfig
 
 from service.config_documents import (
     CONFIG_BY_NODE_TYPE,
     RetryConfig,
     RetryConfigJson,
+    required_in_schema,
     validate_document,
 )
 from service.shared_models import (
     PUBLIC_CONFIG,
+    WHOLE_NUMBER,
     FiniteFloat,
     IdMixin,
     JsonObject,
@@ -26,6 +30,7 @@ from service.shared_models import (
     SafeStr,
     StrictInt,
     TimestampsMixin,
+    documented_as,
 )
 from service.workflows.models import jsonb_object_field
 
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
 # Stored as validation stores every retry_config (delay a float), whichever path writes it.
 DEFAULT_RETRY_CONFIG = validate_document(RetryConfig, {"max_retries": 3, "delay": 1})
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+TimeoutSeconds = Annotated[StrictInt, Ge(1), Le(MAX_TIMEOUT_SECONDS), WHOLE_NUMBER]
 
 
 def enum_column(enum: type[Any], name: str) -> Any:
@@ -56,11 +62,19 @@ class NodeBase(SQLModel):
     config: JsonObject = jsonb_object_field("Type-specific settings; unknown keys are kept.")
     input_schema: JsonObject | None = Field(default=None, sa_type=JSONB)
     output_schema: JsonObject | None = Field(default=None, sa_type=JSONB)
-    tool_id: uuid.UUID | None = Field(default=None, foreign_key="tools.id", ondelete="SET NULL")
-    agent_id: uuid.UUID | None = Field(default=None, foreign_key="agents.id", ondelete="SET NULL")
-    timeout_seconds: StrictInt = Field(
-        default=300, ge=1, le=MAX_TIMEOUT_SECONDS, sa_column_kwargs={"server_default": "300"}
+    tool_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="tools.id",
+        ondelete="SET NULL",
+        description="One of your live tools; required on tool nodes.",
     )
+    agent_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="agents.id",
+        ondelete="SET NULL",
+        description="One of your live agents; required on agent nodes.",
+    )
+    timeout_seconds: TimeoutSeconds = Field(default=300, sa_column_kwargs={"server_default": "300"})
     retry_config: RetryConfigJson = Field(
         default_factory=lambda: dict(DEFAULT_RETRY_CONFIG),
         sa_type=JSONB,
@@ -164,19 +178,75 @@ class NodeCreate(NodeBase):
         return self
 
 
+# Where each node type's requirement lives in the schema (node_type_problems enforces it).
+REQUIRED_BY_NODE_TYPE: dict[NodeType, tuple[str, ...]] = {
+    NodeType.TOOL: ("tool_id",),
+    NodeType.AGENT: ("agent_id",),
+    NodeType.TRIGGER: ("config",),
+    NodeType.CONDITION: ("config",),
+}
+
+
+def node_variant(base: type[SQLModel], node_type: NodeType) -> type[SQLModel]:
+    """`base` as one node type shows it in the schema: its node_type, config and requirements."""
+    annotations: dict[str, Any] = {"node_type": cast(Any, Literal)[node_type]}
+    namespace: dict[str, Any] = {
+        "__module__": __name__,
+        "__doc__": f"A {node_type} node: {(base.__doc__ or '').splitlines()[0]}",
+        "__annotations__": annotations,
+        "model_config": SQLModelConfig(
+            json_schema_extra=required_in_schema(*REQUIRED_BY_NODE_TYPE.get(node_type, ()))
+        ),
+    }
+    config_model = CONFIG_BY_NODE_TYPE.get(node_type.value)
+    if config_model is not None:
+        annotations["config"] = Annotated[dict[str, Any], documented_as(config_model)]
+        namespace["config"] = Field(
+            default_factory=dict, description=f"{config_model.__name__}; unknown keys are kept."
+        )
+    variant_name = f"{node_type.value.capitalize()}{base.__name__}"
+    metaclass: Any = type(base)
+    return cast(type[SQLModel], metaclass(variant_name, (base,), namespace))
+
+
+def by_node_type(base: type[SQLModel]) -> Any:
+    """The schema of `base` as a union of its node types, discriminated by node_type."""
+    variants = tuple(node_variant(base, node_type) for node_type in NodeType)
+    return Annotated[cast(Any, Union)[variants], Field(discriminator="node_type")]
+
+
+NodeCreateIn = Annotated[NodeCreate, documented_as(by_node_type(NodeCreate))]
+
+CONFIG_BY_TYPE_DESCRIPTION = (
+    "Checked against the node type after the merge: trigger nodes take a TriggerConfig "
+    "(trigger_type required), condition nodes a ConditionConfig (condition_expression "
+    "required), adapter nodes an AdapterConfig, aggregator nodes an AggregatorConfig, tool "
+    "and agent nodes any object. Unknown keys are kept."
+)
+
+
 class NodeUpdate(SQLModel):
-    """Body of PATCH .../nodes/{id}: named fields replace stored ones, then the whole is checked."""
+    """Body of PATCH .../nodes/{id}: named fields replace stored ones, then the whole is checked.
+
+    The merged node must meet its type's requirements, as in the create body's variants.
+    """
 
     name: SafeStr = Field(default=None, min_length=1, max_length=255)
-    node_type: NodeType = Field(default=None)
+    node_type: NodeType = Field(
+        default=None, description="A new type re-checks config, tool_id and agent_id."
+    )
     position_x: FiniteFloat = Field(default=None)
     position_y: FiniteFloat = Field(default=None)
-    config: JsonObject = Field(default=None)
+    config: JsonObject = Field(default=None, description=CONFIG_BY_TYPE_DESCRIPTION)
     input_schema: JsonObject | None = None
     output_schema: JsonObject | None = None
-    tool_id: uuid.UUID | None = None
-    agent_id: uuid.UUID | None = None
-    timeout_seconds: StrictInt = Field(default=None, ge=1, le=MAX_TIMEOUT_SECONDS)
+    tool_id: uuid.UUID | None = Field(
+        default=None, description="Tool nodes only, and required there: one of your live tools."
+    )
+    agent_id: uuid.UUID | None = Field(
+        default=None, description="Agent nodes only, and required there: one of your live agents."
+    )
+    timeout_seconds: TimeoutSeconds = Field(default=None)
     retry_config: RetryConfigJson = Field(default=None)
 
 
@@ -191,7 +261,7 @@ class NodePublic(TimestampsMixin, NodeBase, IdMixin):
 class NodeBatchCreate(SQLModel):
     """Body of POST .../nodes/batch: nodes created together, all or nothing."""
 
-    nodes: list[NodeCreate] = Field(
+    nodes: list[NodeCreateIn] = Field(
         min_length=1, description="At most MAX_BATCH_ITEMS (default 100) nodes."
     )
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import Uuid, any_, bindparam, literal, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from service.errors import ValidationError
+from service.errors import ItemCode, ValidationError
 from service.graph.items_repository import (
     CreatedItems,
     GraphTable,
@@ -71,7 +71,11 @@ async def reference_problems(
     )
     found = {(str(field), ref) for field, ref in await cursor.fetchall()}
     return [
-        {"pointer": pointer, "detail": f"{field.removesuffix('_id').capitalize()} {ref} not found."}
+        {
+            "code": ItemCode.REFERENCE_NOT_FOUND,
+            "pointer": pointer,
+            "detail": f"{field.removesuffix('_id').capitalize()} {ref} not found.",
+        }
         for pointer, field, ref in references
         if (field, ref) not in found
     ]

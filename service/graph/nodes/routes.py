@@ -26,7 +26,7 @@ from service.graph.nodes import repository as nodes
 from service.graph.nodes.models import (
     NodeBatchCreate,
     NodeBatchPublic,
-    NodeCreate,
+    NodeCreateIn,
     NodePublic,
     NodeUpdate,
 )
@@ -92,7 +92,7 @@ async def create_node(
     session: SessionDep,
     settings: SettingsDep,
     precondition: IfMatch,
-    node_in: NodeCreate,
+    node_in: NodeCreateIn,
 ) -> Response:
     """Add one node; its tool or agent must be one of the caller's live ones."""
     created = await nodes.create_nodes(

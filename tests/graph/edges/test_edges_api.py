@@ -372,6 +372,8 @@ async def test_batch_lists_every_bad_item_and_writes_nothing(
         "/edges/3",
         "/edges/5",
     ]
+    codes = [item["code"] for item in response.json()["errors"]]
+    assert codes == ["SELF_LOOP", "NODE_NOT_IN_WORKFLOW", "DUPLICATE_EDGE", "DUPLICATE_EDGE"]
     assert stored["id"] in response.json()["errors"][2]["detail"]
     assert "/edges/4" in response.json()["errors"][3]["detail"]
     assert await current_version(client, workflow) == version
@@ -385,6 +387,7 @@ async def test_batch_reports_field_errors_by_index(
     bodies = [link(a, b), {"source_node_id": a["id"]}, link(b, c, priority="high")]
     response = await batch(client, workflow, bodies)
     assert pointers(response) == ["/edges/1/target_node_id", "/edges/2/priority"]
+    assert {item["code"] for item in response.json()["errors"]} == {"INVALID_VALUE"}
 
 
 async def test_batch_closing_a_cycle_is_409(

@@ -267,6 +267,7 @@ async def test_patch_may_not_point_a_node_at_another_owners_tool(
     )
     assert response.status_code == 422
     assert pointers(response) == ["/tool_id"]
+    assert response.json()["errors"][0]["code"] == "REFERENCE_NOT_FOUND"
 
 
 # Update
@@ -557,6 +558,7 @@ async def test_nodes_beyond_the_workflow_limit_are_graph_too_large(
     too_many = await batch(small_client, workflow, [{"name": "n", "node_type": "adapter"}] * 4)
     assert too_many.status_code == 422
     assert pointers(too_many) == ["/nodes"]
+    assert too_many.json()["errors"][0]["code"] == "TOO_MANY_ITEMS"
     track(
         workflow,
         expect(
