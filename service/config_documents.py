@@ -9,7 +9,7 @@ from annotated_types import Ge, Le
 from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from service.shared_models import WHOLE_NUMBER, SafeStr, StrictInt, storable_json
+from service.shared_models import WHOLE_NUMBER, FiniteFloat, SafeStr, StrictInt, storable_json
 
 
 class OpenDocument(BaseModel):
@@ -90,9 +90,9 @@ class RetryConfig(OpenDocument):
     """How often and how patiently a node is retried."""
 
     max_retries: Annotated[StrictInt, Ge(0), Le(10), WHOLE_NUMBER] = 3
-    delay: float = Field(default=1, ge=0, le=86400)
-    backoff_multiplier: float = Field(default=1, ge=1, le=100)
-    max_delay: float | None = Field(default=None, ge=0, le=86400)
+    delay: Annotated[FiniteFloat, Ge(0), Le(86400)] = 1
+    backoff_multiplier: Annotated[FiniteFloat, Ge(1), Le(100)] = 1
+    max_delay: Annotated[FiniteFloat, Ge(0), Le(86400)] | None = None
 
     @model_validator(mode="after")
     def _max_delay_not_below_delay(self) -> Self:

@@ -13,7 +13,7 @@ from service.auth import issue_token
 from service.config import Settings
 from tests.live_server import PROJECT_ROOT, live_server
 
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 40
 SEED = 20261126
 
 
