@@ -44,6 +44,21 @@ NODES_TABLE = table_of(Node)
 WORKFLOWS_TABLE = table_of(Workflow)
 
 
+@cache
+def node_references() -> dict[str, Table]:
+    """The node columns naming a registry row (tool_id: tools, ...), read from the foreign keys.
+
+    Only ON DELETE SET NULL ones: nodes.workflow_id cascades with its workflow. Read on first
+    use, once every table class is imported (a foreign key resolves its table lazily).
+    """
+    keys = sorted(NODES_TABLE.foreign_keys, key=lambda key: str(key.parent.name))
+    return {
+        str(key.parent.name): key.column.table
+        for key in keys
+        if key.ondelete == "SET NULL" and isinstance(key.column.table, Table)
+    }
+
+
 @dataclass(frozen=True)
 class VersionedJson:
     """A resource as API JSON text, with the version its ETag carries."""
@@ -95,14 +110,10 @@ class OwnedTable:
 
     @cached_property
     def node_reference(self) -> str | None:
-        """The nodes column that the database empties when a row of this table goes, if any.
-
-        Only an ON DELETE SET NULL reference changes a workflow that survives the delete;
-        nodes.workflow_id cascades with its own workflow.
-        """
-        for key in NODES_TABLE.foreign_keys:
-            if key.references(self.table) and key.ondelete == "SET NULL":
-                return str(key.parent.name)
+        """The nodes column that the database empties when a row of this table goes, if any."""
+        for column, table in node_references().items():
+            if table is self.table:
+                return column
         return None
 
     def where(self, state: RowState) -> ColumnElement[bool]:

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.sql.compiler import Compiled
 
+from service.owned_rows import node_references
 from service.registry.models import AgentPublic, ToolPublic
 from service.registry.repository import AGENTS, TOOLS
 from service.sql import compiled, public_fields
@@ -191,3 +192,10 @@ def test_purge_bumps_workflows_only_through_set_null_references() -> None:
     """Deleting a tool or agent empties node references; a workflow's own nodes just cascade."""
     references = {table.name: table.node_reference for table in (WORKFLOWS, TOOLS, AGENTS)}
     assert references == {"workflows": None, "tools": "tool_id", "agents": "agent_id"}
+
+
+def test_node_references_are_read_from_the_foreign_keys() -> None:
+    assert {column: table.name for column, table in node_references().items()} == {
+        "agent_id": "agents",
+        "tool_id": "tools",
+    }
