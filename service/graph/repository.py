@@ -289,11 +289,11 @@ def foreign_ids(table: GraphTable, ids: str) -> ColumnElement[Any]:
 FACTS_QUERY = compiled(
     select(
         *(
-            usable_references(registry, reference, f"{reference}s")
+            usable_references(registry, reference, f"{reference}s").label(f"usable_{reference}s")
             for reference, registry in REFERENCE_TABLES.items()
         ),
-        foreign_ids(NODES, "node_ids"),
-        foreign_ids(EDGES, "edge_ids"),
+        foreign_ids(NODES, "node_ids").label("foreign_node_ids"),
+        foreign_ids(EDGES, "edge_ids").label("foreign_edge_ids"),
     )
 )
 
@@ -317,9 +317,12 @@ async def stored_facts(
         "node_ids": Jsonb(list(graph.node_ids), dumps=orjson.dumps),
         "edge_ids": Jsonb(list(graph.edge_ids()), dumps=orjson.dumps),
     }
-    row = await fetch_row(connection, FACTS_QUERY, values)
+    cursor = await connection.execute(FACTS_QUERY.text, FACTS_QUERY.params(values))
+    row = await cursor.fetchone()
     assert row is not None
-    return StoredFacts(*(frozenset(ids or ()) for ids in row))
+    assert cursor.description is not None
+    names = (column.name for column in cursor.description)
+    return StoredFacts(**{name: frozenset(ids or ()) for name, ids in zip(names, row, strict=True)})
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import Uuid, any_, bindparam, literal, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from service import owned_rows
 from service.errors import ItemCode, ValidationError
 from service.graph.items_repository import (
     CreatedItems,
@@ -27,12 +28,12 @@ from service.graph.items_repository import (
 from service.graph.nodes.models import Node, NodeCreate, NodePublic, NodeUpdate
 from service.owned_rows import VersionedJson
 from service.preconditions import Precondition
-from service.registry.models import Agent, Tool
+from service.registry.models import Agent, Tool  # noqa: F401  (node_references resolves to them)
 from service.sql import CompiledSql, compiled, table_of
 from service.workflows.repository import bump_version
 
 NODES = GraphTable(table_of(Node), "Node", NodePublic, NodeCreate)
-REFERENCE_TABLES = {"tool_id": table_of(Tool), "agent_id": table_of(Agent)}
+REFERENCE_TABLES = owned_rows.node_references()
 
 
 def found_references() -> CompiledSql:
