@@ -171,7 +171,12 @@ def design_variants(
                 ("W1", "W2", "W3"),
                 "service",
                 start=lambda: Server(
-                    "compare", service_command, env, log_path, cwd=compare_dir.resolve()
+                    "compare",
+                    service_command,
+                    env,
+                    log_path,
+                    cwd=compare_dir.resolve(),
+                    ready_path="/healthz",
                 ).start(),
             )
         )

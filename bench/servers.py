@@ -79,6 +79,9 @@ class Server:
     env: dict[str, str]
     log_path: Path
     cwd: Path = PROJECT_ROOT  # another checkout runs another version of the service
+    # Another checkout's /readyz refuses a database migrated past its own head; /healthz
+    # only says the process serves.
+    ready_path: str = "/readyz"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
@@ -103,14 +106,14 @@ class Server:
         return self
 
     def wait_ready(self) -> None:
-        """Poll /readyz until it answers 200."""
+        """Poll the ready path until it answers 200."""
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see {self.log_path}")
             try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                if httpx.get(self.url + self.ready_path, timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
