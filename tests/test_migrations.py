@@ -13,8 +13,17 @@ from service.db import alembic_config, alembic_head, sqlalchemy_url
 
 NewDatabase = Callable[[], AbstractContextManager[str]]
 
-TABLES = {"alembic_version", "users", "tools", "agents", "workflows", "nodes", "edges"}
-ENUM_TYPES = {"node_type_enum", "tool_type_enum", "model_provider_enum"}
+TABLES = {
+    "alembic_version",
+    "users",
+    "tools",
+    "agents",
+    "workflows",
+    "nodes",
+    "edges",
+    "revisions",
+}
+ENUM_TYPES = {"node_type_enum", "tool_type_enum", "model_provider_enum", "revision_origin_enum"}
 BTREE_INDEXES = {
     "idx_workflows_owner": "workflows",
     "idx_workflows_owner_active": "workflows",
@@ -23,6 +32,7 @@ BTREE_INDEXES = {
     "idx_edges_workflow": "edges",
     "idx_edges_source": "edges",
     "idx_edges_target": "edges",
+    "idx_revisions_author": "revisions",
 }
 GIN_INDEXES = {
     "idx_workflows_config": "workflows",

@@ -1,0 +1,374 @@
+"""Revisions: stored, listed, read back as the graph document they captured, and pruned.
+
+Every statement is built with Core from the tables and compiled once, at import. A snapshot
+is kept as JSONB and rendered back through the graph document's own expressions (its rows
+typed as the tables' columns again), so a revision answers the bytes GET .../graph answered
+at its version.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Integer,
+    Uuid,
+    and_,
+    bindparam,
+    column,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+from service.graph.edges.models import Edge, EdgePublic
+from service.graph.nodes.models import Node, NodePublic
+from service.graph.nodes.repository import REFERENCE_TABLES
+from service.graph.repository import (
+    WORKFLOW_MEMBERS,
+    RenderedGraph,
+    fetch_row,
+    items_array,
+    rendered_graph,
+    workflow_member_texts,
+)
+from service.owned_rows import WORKFLOWS_TABLE
+from service.responses import render_json
+from service.revisions.content import REVISIONS, content_hash
+from service.revisions.models import RevisionCreate, RevisionOrigin, RevisionPublic
+from service.sql import (
+    CompiledSql,
+    compiled,
+    json_object,
+    json_text,
+    public_fields,
+    table_of,
+)
+from service.workflows.models import WorkflowPublic
+
+WORKFLOWS = WORKFLOWS_TABLE
+NODES_TABLE, EDGES_TABLE = table_of(Node), table_of(Edge)
+# Workflow members of the graph document that are no column: stored in the snapshot as is.
+SNAPSHOT_ONLY_MEMBERS = [name for name in WORKFLOW_MEMBERS if name not in WORKFLOWS.c]
+
+
+def owned_live_workflow() -> ColumnElement[bool]:
+    """The `workflow_id` parameter names a live workflow of `owner_id`."""
+    return and_(
+        WORKFLOWS.c.id == bindparam("workflow_id", type_=Uuid),
+        WORKFLOWS.c.owner_id == bindparam("owner_id", type_=Uuid),
+        WORKFLOWS.c.deleted_at.is_(None),
+    )
+
+
+def revision_json(rows: FromClause) -> ColumnElement[str]:
+    """A revision row of `rows` as RevisionPublic JSON text."""
+    return json_text(json_object(RevisionPublic, rows))
+
+
+def of_workflow(rows: FromClause) -> ColumnElement[bool]:
+    """Rows of the `workflow_id` parameter's workflow."""
+    return rows.c.workflow_id == bindparam("workflow_id", type_=Uuid)
+
+
+def count_of(table: FromClause) -> ColumnElement[int]:
+    """How many rows of `table` the workflow has."""
+    return select(func.count()).select_from(table).where(of_workflow(table)).scalar_subquery()
+
+
+def record_statement() -> CompiledSql:
+    """Store the working copy as the next revision unless the latest one holds its content.
+
+    Selects the stored (or latest) revision's JSON and whether one was stored. The caller
+    holds the workflow lock, so the next number cannot be taken meanwhile.
+    """
+    revisions = REVISIONS
+    latest = (
+        select(revisions.c.number, revisions.c.content_hash)
+        .where(of_workflow(revisions))
+        .order_by(revisions.c.number.desc())
+        .limit(1)
+        .cte("latest")
+    )
+    working = select(content_hash(WORKFLOWS).label("hash")).where(
+        WORKFLOWS.c.id == bindparam("workflow_id", type_=Uuid)
+    )
+    current = working.cte("working")
+    latest_number = select(latest.c.number).scalar_subquery()
+    row = select(
+        bindparam("workflow_id", type_=Uuid),
+        func.coalesce(latest_number, 0) + 1,
+        bindparam("version", type_=Integer),
+        bindparam("author_id", type_=Uuid),
+        bindparam("origin", type_=revisions.c.origin.type),
+        *(bindparam(name, type_=revisions.c[name].type) for name in RevisionCreate.model_fields),
+        current.c.hash,
+        count_of(NODES_TABLE),
+        count_of(EDGES_TABLE),
+        bindparam("snapshot", type_=JSONB),
+    ).where(current.c.hash.is_distinct_from(select(latest.c.content_hash).scalar_subquery()))
+    columns = [
+        "workflow_id",
+        "number",
+        "version",
+        "author_id",
+        "origin",
+        *RevisionCreate.model_fields,
+        "content_hash",
+        "node_count",
+        "edge_count",
+        "snapshot",
+    ]
+    stored = insert(revisions).from_select(columns, row).returning(*revisions.c).cte("stored")
+    kept = revisions.alias("kept")
+    latest_json = (
+        select(revision_json(kept))
+        .where(of_workflow(kept), kept.c.number == latest_number)
+        .scalar_subquery()
+    )
+    stored_json = select(revision_json(stored)).scalar_subquery()
+    created = select(func.count()).select_from(stored).scalar_subquery() > 0
+    return compiled(select(func.coalesce(stored_json, latest_json), created))
+
+
+RECORD_STATEMENT = record_statement()
+
+
+@dataclass(frozen=True)
+class StoredRevision:
+    """A revision's metadata as RevisionPublic JSON, and whether this request stored it."""
+
+    body: str
+    created: bool
+
+    @property
+    def number(self) -> int:
+        """The revision's number."""
+        return int(orjson.loads(self.body)["number"])
+
+
+async def record(
+    connection: AsyncConnection[Any],
+    workflow_id: uuid.UUID,
+    author_id: uuid.UUID,
+    graph: RenderedGraph,
+    origin: RevisionOrigin,
+    revision_in: RevisionCreate,
+) -> StoredRevision:
+    """Store `graph` (the working copy, rendered) as a revision unless the latest holds it."""
+    values = {
+        "workflow_id": workflow_id,
+        "author_id": author_id,
+        "version": graph.version,
+        "origin": origin,
+        "snapshot": Jsonb(graph.document(), dumps=bytes.decode),
+        **revision_in.model_dump(),
+    }
+    row = await fetch_row(connection, RECORD_STATEMENT, values)
+    assert row is not None
+    assert row[0] is not None
+    return StoredRevision(str(row[0]), bool(row[1]))
+
+
+PRUNE_STATEMENT = compiled(
+    delete(REVISIONS).where(
+        of_workflow(REVISIONS),
+        REVISIONS.c.number
+        <= select(func.max(REVISIONS.c.number)).where(of_workflow(REVISIONS)).scalar_subquery()
+        - bindparam("keep", type_=Integer),
+        REVISIONS.c.number.is_distinct_from(
+            select(WORKFLOWS.c.published_revision)
+            .where(WORKFLOWS.c.id == bindparam("workflow_id", type_=Uuid))
+            .scalar_subquery()
+        ),
+    )
+)
+
+
+async def prune(connection: AsyncConnection[Any], workflow_id: uuid.UUID, keep: int) -> None:
+    """Delete the revisions older than the newest `keep`, except the published one.
+
+    Numbers are never reused and only the oldest go, so the newest `keep` are the numbers
+    above the latest minus `keep`.
+    """
+    values = {"workflow_id": workflow_id, "keep": keep}
+    await connection.execute(PRUNE_STATEMENT.text, PRUNE_STATEMENT.params(values))
+
+
+def list_statement(after: bool) -> CompiledSql:
+    """One newest-first keyset page of a workflow's revisions: (JSON, number), `limit` + 1."""
+    revisions = REVISIONS
+    clauses = [of_workflow(revisions)]
+    if after:
+        clauses.append(revisions.c.number < bindparam("after", type_=Integer))
+    statement = (
+        select(revision_json(revisions), revisions.c.number)
+        .where(*clauses)
+        .order_by(revisions.c.number.desc())
+        .limit(bindparam("limit", type_=Integer))
+    )
+    return compiled(statement)
+
+
+LIST_STATEMENTS = {after: list_statement(after) for after in (False, True)}
+
+
+async def list_revisions(
+    connection: AsyncConnection[Any], workflow_id: uuid.UUID, limit: int, after: int | None
+) -> list[tuple[str, int]]:
+    """Up to `limit` revisions (JSON, number) newest first, older than `after` if given."""
+    statement = LIST_STATEMENTS[after is not None]
+    values = {"workflow_id": workflow_id, "limit": limit, "after": after}
+    cursor = await connection.execute(statement.text, statement.params(values))
+    return [(str(item), int(number)) for item, number in await cursor.fetchall()]
+
+
+def typed_records(
+    document: ColumnElement[Any], names: Sequence[str], table: FromClause, *, many: bool
+) -> FromClause:
+    """jsonb_to_record(set) of a stored JSONB document, typed as the columns of `table`."""
+    function = func.jsonb_to_recordset if many else func.jsonb_to_record
+    columns = [column(name, table.c[name].type) for name in names]
+    return function(document).table_valued(*columns).render_derived(with_types=True)
+
+
+def snapshot_items(member: str, public: type[Any], table: FromClause) -> ColumnElement[str]:
+    """A snapshot's nodes or edges rendered again as the graph document renders them."""
+    records = typed_records(
+        REVISIONS.c.snapshot[member], public_fields(public), table, many=True
+    ).alias(f"snapshot_{member}")
+    rows = select(*(records.c[name].label(name) for name in public_fields(public)))
+    return items_array(public, rows.select_from(records))
+
+
+def snapshot_workflow_members() -> list[ColumnElement[str]]:
+    """A snapshot's workflow members rendered again as the graph document renders them."""
+    columns = [name for name in public_fields(WorkflowPublic) if name in WORKFLOWS.c]
+    record = typed_records(REVISIONS.c.snapshot, columns, WORKFLOWS, many=False).alias("w")
+    stored = {name: REVISIONS.c.snapshot[name] for name in SNAPSHOT_ONLY_MEMBERS}
+    return workflow_member_texts(record, stored)
+
+
+def document_statement() -> CompiledSql:
+    """(version, *workflow members, nodes, edges, revision JSON) of revision `number`."""
+    revisions = REVISIONS
+    statement = select(
+        revisions.c.version,
+        *snapshot_workflow_members(),
+        snapshot_items("nodes", NodePublic, NODES_TABLE),
+        snapshot_items("edges", EdgePublic, EDGES_TABLE),
+        revision_json(revisions),
+    ).where(
+        owned_live_workflow(),
+        revisions.c.workflow_id == WORKFLOWS.c.id,
+        revisions.c.number == bindparam("number", type_=Integer),
+    )
+    return compiled(statement)
+
+
+DOCUMENT_STATEMENT = document_statement()
+
+
+@dataclass(frozen=True)
+class RevisionGraph:
+    """A graph as rendered (a stored revision's, or the working copy) and a revision holding it."""
+
+    graph: RenderedGraph
+    metadata: str
+
+    @property
+    def number(self) -> int:
+        """The revision's number."""
+        return int(orjson.loads(self.metadata)["number"])
+
+    def document(self) -> bytes:
+        """The RevisionDocument: the graph document's members, then the revision."""
+        members = self.graph.members()
+        return render_json({**members, "revision": orjson.Fragment(self.metadata)})
+
+
+async def get_document(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    number: int,
+) -> RevisionGraph | None:
+    """Revision `number` of the owner's live workflow, rendered."""
+    statement = DOCUMENT_STATEMENT
+    values = {"workflow_id": workflow_id, "owner_id": owner_id, "number": number}
+    row = await fetch_row(connection, statement, values)
+    if row is None:
+        return None
+    return RevisionGraph(rendered_graph(row[:-1]), str(row[-1]))
+
+
+SNAPSHOT_STATEMENT = compiled(
+    select(json_text(REVISIONS.c.snapshot), revision_json(REVISIONS)).where(
+        of_workflow(REVISIONS), REVISIONS.c.number == bindparam("number", type_=Integer)
+    )
+)
+
+
+async def get_snapshot(
+    connection: AsyncConnection[Any], workflow_id: uuid.UUID, number: int
+) -> tuple[dict[str, Any], str] | None:
+    """Revision `number`'s snapshot (parsed) and metadata JSON, None if there is none.
+
+    The caller has checked that the workflow is the owner's.
+    """
+    values = {"workflow_id": workflow_id, "number": number}
+    row = await fetch_row(connection, SNAPSHOT_STATEMENT, values)
+    if row is None:
+        return None
+    return orjson.loads(row[0]), str(row[1])
+
+
+PUBLISHED_STATEMENT = compiled(
+    select(WORKFLOWS.c.version, WORKFLOWS.c.published_revision).where(owned_live_workflow())
+)
+
+
+async def published_number(
+    connection: AsyncConnection[Any], owner_id: uuid.UUID, workflow_id: uuid.UUID
+) -> tuple[int, int | None] | None:
+    """The live workflow's version and published revision number; None if not found."""
+    values = {"workflow_id": workflow_id, "owner_id": owner_id}
+    row = await fetch_row(connection, PUBLISHED_STATEMENT, values)
+    return None if row is None else (int(row[0]), row[1])
+
+
+def usable_statement() -> CompiledSql:
+    """The ids among the `ids` parameter naming the owner's live, active tools and agents."""
+    ids = bindparam("ids", type_=ARRAY(Uuid))
+    usable = [
+        select(registry.c.id).where(
+            registry.c.id == func.any(ids),
+            registry.c.owner_id == bindparam("owner_id", type_=Uuid),
+            registry.c.deleted_at.is_(None),
+            registry.c.is_active,
+        )
+        for registry in REFERENCE_TABLES.values()
+    ]
+    return compiled(usable[0].union_all(*usable[1:]))
+
+
+USABLE_STATEMENT = usable_statement()
+
+
+async def usable_references(
+    connection: AsyncConnection[Any], owner_id: uuid.UUID, ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of `ids` name the owner's live, active tools or agents."""
+    if not ids:
+        return set()
+    values = {"owner_id": owner_id, "ids": list(ids)}
+    cursor = await connection.execute(USABLE_STATEMENT.text, USABLE_STATEMENT.params(values))
+    return {row[0] for row in await cursor.fetchall()}
