@@ -4,6 +4,7 @@ The primary key (workflow_id, number) is the unique pair and, scanned backwards,
 newest-first list. workflows.published_revision references one of the workflow's own
 revisions, so the published one cannot be deleted while published; a permanent delete of the
 workflow takes its revisions with it (the reference is checked at the end of the statement).
+Snapshots are compressed with lz4 where the server has it (faster than pglz, and smaller).
 
 Revision ID: 0003
 Revises: 0002
@@ -49,6 +50,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workflow_id", "number"),
     )
     op.create_index("idx_revisions_author", "revisions", ["author_id"])
+    if lz4_available():
+        # lz4 stores a 500-node snapshot several times faster than pglz, and smaller.
+        op.execute("ALTER TABLE revisions ALTER COLUMN snapshot SET COMPRESSION lz4")
     op.add_column("workflows", sa.Column("published_revision", sa.Integer(), nullable=True))
     op.create_foreign_key(
         "fk_workflows_published_revision",
@@ -57,6 +61,12 @@ def upgrade() -> None:
         ["id", "published_revision"],
         ["workflow_id", "number"],
     )
+
+
+def lz4_available() -> bool:
+    """Whether the server was built with lz4 (PostgreSQL's own builds are)."""
+    query = sa.text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+    return "lz4" in (op.get_bind().execute(query).scalar() or [])
 
 
 def downgrade() -> None:

@@ -34,7 +34,7 @@ class Definition:
     @classmethod
     def of(cls, document: Mapping[str, Any]) -> "Definition":
         """The definition of a graph document (GET .../graph or a revision's snapshot)."""
-        workflow = {name: document.get(name) for name in DEFINITION_FIELDS}
+        workflow = workflow_fields(document)
         items = {
             kind: {str(item["id"]): defined_fields(kind, item) for item in document.get(kind, [])}
             for kind in ITEM_FIELDS
@@ -87,24 +87,29 @@ def item_changes(
     """Items of one kind added, removed and changed; added and removed carry the whole item."""
     old, new = by_id(old_items), by_id(new_items)
     changed = []
-    for item_id in new.keys() & old.keys():
-        changes = value_changes(
-            defined_fields(kind, old[item_id]), defined_fields(kind, new[item_id])
-        )
+    for item_id, new_item in new.items():
+        old_item = old.get(item_id)
+        # PostgreSQL renders both sides' members in one order: equal text is an unchanged item.
+        if old_item is None or orjson.dumps(old_item) == orjson.dumps(new_item):
+            continue
+        changes = value_changes(defined_fields(kind, old_item), defined_fields(kind, new_item))
         if changes:
             changed.append({"id": item_id, "changes": changes})
-    order = {item_id: position for position, item_id in enumerate(new)}
     return {
         "added": [item for item_id, item in new.items() if item_id not in old],
         "removed": [item for item_id, item in old.items() if item_id not in new],
-        "changed": sorted(changed, key=lambda item: order[item["id"]]),
+        "changed": changed,
     }
+
+
+def workflow_fields(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The workflow fields of a graph document that belong to the definition."""
+    return {name: document.get(name) for name in DEFINITION_FIELDS}
 
 
 def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     """The difference between two graph documents: workflow fields, nodes and edges."""
-    workflow = value_changes(Definition.of(old).workflow, Definition.of(new).workflow)
-    result: dict[str, Any] = {"workflow": workflow}
+    result: dict[str, Any] = {"workflow": value_changes(workflow_fields(old), workflow_fields(new))}
     for kind in ITEM_FIELDS:
         result[kind] = item_changes(kind, old.get(kind, []), new.get(kind, []))
     return result

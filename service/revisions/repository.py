@@ -84,37 +84,47 @@ def count_of(table: FromClause) -> ColumnElement[int]:
     return select(func.count()).select_from(table).where(of_workflow(table)).scalar_subquery()
 
 
-def record_statement() -> CompiledSql:
-    """Store the working copy as the next revision unless the latest one holds its content.
-
-    Selects the stored (or latest) revision's JSON and whether one was stored. The caller
-    holds the workflow lock, so the next number cannot be taken meanwhile.
-    """
+def latest_number() -> ColumnElement[int]:
+    """The number of the workflow's latest revision (NULL when it has none)."""
     revisions = REVISIONS
-    latest = (
-        select(revisions.c.number, revisions.c.content_hash)
-        .where(of_workflow(revisions))
-        .order_by(revisions.c.number.desc())
-        .limit(1)
-        .cte("latest")
+    return select(func.max(revisions.c.number)).where(of_workflow(revisions)).scalar_subquery()
+
+
+def holder_statement() -> CompiledSql:
+    """(working copy's hash, the latest revision's JSON if it holds the same content)."""
+    working = (
+        select(content_hash(WORKFLOWS).label("hash"))
+        .where(WORKFLOWS.c.id == bindparam("workflow_id", type_=Uuid))
+        .cte("working")
     )
-    working = select(content_hash(WORKFLOWS).label("hash")).where(
-        WORKFLOWS.c.id == bindparam("workflow_id", type_=Uuid)
+    latest = REVISIONS
+    holder = (
+        select(revision_json(latest))
+        .where(
+            of_workflow(latest),
+            latest.c.number == latest_number(),
+            latest.c.content_hash == working.c.hash,
+        )
+        .scalar_subquery()
     )
-    current = working.cte("working")
-    latest_number = select(latest.c.number).scalar_subquery()
+    return compiled(select(working.c.hash, holder))
+
+
+def insert_statement() -> CompiledSql:
+    """Store the next revision (the caller holds the workflow lock); its JSON."""
+    revisions = REVISIONS
     row = select(
         bindparam("workflow_id", type_=Uuid),
-        func.coalesce(latest_number, 0) + 1,
+        func.coalesce(latest_number(), 0) + 1,
         bindparam("version", type_=Integer),
         bindparam("author_id", type_=Uuid),
         bindparam("origin", type_=revisions.c.origin.type),
         *(bindparam(name, type_=revisions.c[name].type) for name in RevisionCreate.model_fields),
-        current.c.hash,
+        bindparam("content_hash", type_=revisions.c.content_hash.type),
         count_of(NODES_TABLE),
         count_of(EDGES_TABLE),
         bindparam("snapshot", type_=JSONB),
-    ).where(current.c.hash.is_distinct_from(select(latest.c.content_hash).scalar_subquery()))
+    )
     columns = [
         "workflow_id",
         "number",
@@ -128,18 +138,11 @@ def record_statement() -> CompiledSql:
         "snapshot",
     ]
     stored = insert(revisions).from_select(columns, row).returning(*revisions.c).cte("stored")
-    kept = revisions.alias("kept")
-    latest_json = (
-        select(revision_json(kept))
-        .where(of_workflow(kept), kept.c.number == latest_number)
-        .scalar_subquery()
-    )
-    stored_json = select(revision_json(stored)).scalar_subquery()
-    created = select(func.count()).select_from(stored).scalar_subquery() > 0
-    return compiled(select(func.coalesce(stored_json, latest_json), created))
+    return compiled(select(revision_json(stored)))
 
 
-RECORD_STATEMENT = record_statement()
+HOLDER_STATEMENT = holder_statement()
+INSERT_STATEMENT = insert_statement()
 
 
 @dataclass(frozen=True)
@@ -163,19 +166,27 @@ async def record(
     origin: RevisionOrigin,
     revision_in: RevisionCreate,
 ) -> StoredRevision:
-    """Store `graph` (the working copy, rendered) as a revision unless the latest holds it."""
+    """Store `graph` (the working copy, rendered) as a revision unless the latest holds it.
+
+    The content is compared first, so an unchanged save never sends its snapshot.
+    """
+    row = await fetch_row(connection, HOLDER_STATEMENT, {"workflow_id": workflow_id})
+    assert row is not None
+    working_hash, holder = row
+    if holder is not None:
+        return StoredRevision(str(holder), created=False)
     values = {
         "workflow_id": workflow_id,
         "author_id": author_id,
         "version": graph.version,
         "origin": origin,
+        "content_hash": working_hash,
         "snapshot": Jsonb(graph.document(), dumps=bytes.decode),
         **revision_in.model_dump(),
     }
-    row = await fetch_row(connection, RECORD_STATEMENT, values)
-    assert row is not None
-    assert row[0] is not None
-    return StoredRevision(str(row[0]), bool(row[1]))
+    stored = await fetch_row(connection, INSERT_STATEMENT, values)
+    assert stored is not None
+    return StoredRevision(str(stored[0]), created=True)
 
 
 PRUNE_STATEMENT = compiled(
@@ -204,9 +215,16 @@ async def prune(connection: AsyncConnection[Any], workflow_id: uuid.UUID, keep: 
 
 
 def list_statement(after: bool) -> CompiledSql:
-    """One newest-first keyset page of a workflow's revisions: (JSON, number), `limit` + 1."""
+    """One newest-first keyset page of a live workflow's revisions: (JSON, number), `limit`.
+
+    Joined with the owner's live workflow, so another owner's workflow lists nothing.
+    """
     revisions = REVISIONS
-    clauses = [of_workflow(revisions)]
+    clauses = [
+        of_workflow(revisions),
+        owned_live_workflow(),
+        WORKFLOWS.c.id == revisions.c.workflow_id,
+    ]
     if after:
         clauses.append(revisions.c.number < bindparam("after", type_=Integer))
     statement = (
@@ -222,11 +240,15 @@ LIST_STATEMENTS = {after: list_statement(after) for after in (False, True)}
 
 
 async def list_revisions(
-    connection: AsyncConnection[Any], workflow_id: uuid.UUID, limit: int, after: int | None
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    limit: int,
+    after: int | None,
 ) -> list[tuple[str, int]]:
     """Up to `limit` revisions (JSON, number) newest first, older than `after` if given."""
     statement = LIST_STATEMENTS[after is not None]
-    values = {"workflow_id": workflow_id, "limit": limit, "after": after}
+    values = {"workflow_id": workflow_id, "owner_id": owner_id, "limit": limit, "after": after}
     cursor = await connection.execute(statement.text, statement.params(values))
     return [(str(item), int(number)) for item, number in await cursor.fetchall()]
 

@@ -406,7 +406,9 @@ async def get_published(
     else:
         body = await published_body(request, connection, user_id, workflow_id, (version, number))
         response = revision_response(body, number, REVALIDATE)
-    response.headers["Content-Location"] = revision_url(request, workflow_id, number)
+    # The sibling path, without a route lookup (url_for) on this hot read.
+    path = request.url.path.removesuffix("published") + f"revisions/{number}"
+    response.headers["Content-Location"] = str(request.url.replace(path=path, query=""))
     return response
 
 

@@ -107,8 +107,9 @@ async def list_page(
 ) -> tuple[list[str], str | None]:
     """One newest-first page of the workflow's revisions and the next cursor."""
     after = None if cursor is None else cursor_position(workflow_id, cursor)
-    await ensure_workflow(connection, owner_id, workflow_id)
-    rows = await revisions.list_revisions(connection, workflow_id, limit + 1, after)
+    rows = await revisions.list_revisions(connection, owner_id, workflow_id, limit + 1, after)
+    if not rows:  # none, or no such workflow of the caller's
+        await ensure_workflow(connection, owner_id, workflow_id)
     next_cursor = list_cursor(workflow_id, rows[limit - 1][1]) if len(rows) > limit else None
     return [item for item, _number in rows[:limit]], next_cursor
 
