@@ -18,9 +18,12 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Integer,
+    Select,
+    Text,
     Uuid,
     and_,
     bindparam,
+    cast,
     column,
     delete,
     func,
@@ -43,10 +46,16 @@ from service.graph.repository import (
 from service.owned_rows import WORKFLOWS_TABLE
 from service.responses import render_json
 from service.revisions.content import REVISIONS, content_hash
-from service.revisions.models import RevisionCreate, RevisionOrigin, RevisionPublic
+from service.revisions.models import (
+    DEFINITION_FIELDS,
+    RevisionCreate,
+    RevisionOrigin,
+    RevisionPublic,
+)
 from service.sql import (
     CompiledSql,
     compiled,
+    json_key,
     json_object,
     json_text,
     public_fields,
@@ -351,6 +360,85 @@ async def get_snapshot(
     if row is None:
         return None
     return orjson.loads(row[0]), str(row[1])
+
+
+def snapshot_rows(number: str) -> FromClause:
+    """The revision numbered by parameter `number` of the `workflow_id` parameter's workflow."""
+    rows = REVISIONS.alias(f"revision_{number}")
+    return (
+        select(rows.c.snapshot)
+        .where(of_workflow(rows), rows.c.number == bindparam(number, type_=Integer))
+        .subquery(f"snapshot_{number}")
+    )
+
+
+def items_only_in(kind: str, this: FromClause, other: FromClause) -> ColumnElement[Any]:
+    """The texts of `kind` items of snapshot `this` that `other` does not hold equal.
+
+    Equal as jsonb, as the graph save compares stored values: an item that is not sent back
+    would not have been rewritten either.
+    """
+
+    def items(source: FromClause) -> Select[Any]:
+        return select(func.jsonb_array_elements(source.c.snapshot[kind]).label("item"))
+
+    only = items(this).except_(items(other)).subquery(f"only_{kind}")
+    return select(func.array_agg(cast(only.c.item, Text))).scalar_subquery()
+
+
+def diff_statement() -> CompiledSql:
+    """What differs between revisions `from` and `to`: their workflow fields, and the items of
+    each side the other does not hold equal, so that the unchanged items of a large graph never
+    leave PostgreSQL. NULL fields: no such revision.
+    """
+    old, new = snapshot_rows("from"), snapshot_rows("to")
+
+    def head(side: FromClause) -> ColumnElement[Any]:
+        members: list[Any] = []
+        for name in DEFINITION_FIELDS:
+            members += [json_key(name), side.c.snapshot[name]]
+        return select(cast(func.jsonb_build_object(*members), Text)).scalar_subquery()
+
+    columns = [head(old), head(new)]
+    for kind in ("nodes", "edges"):
+        columns += [items_only_in(kind, old, new), items_only_in(kind, new, old)]
+    return compiled(select(*columns))
+
+
+DIFF_STATEMENT = diff_statement()
+
+
+@dataclass(frozen=True)
+class DiffSides:
+    """Two snapshots reduced to their workflow fields and the items not identical in both."""
+
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+
+def reduced_document(head: str | None, nodes: list[str] | None, edges: list[str] | None) -> Any:
+    """A snapshot with only some of its items, in the graph document's order."""
+    if head is None:
+        return None
+    document = orjson.loads(head)
+    for kind, texts in (("nodes", nodes), ("edges", edges)):
+        items = [orjson.loads(text) for text in texts or ()]
+        document[kind] = sorted(items, key=lambda item: (item["created_at"], item["id"]))
+    return document
+
+
+async def diff_sides(
+    connection: AsyncConnection[Any], workflow_id: uuid.UUID, from_number: int, to_number: int
+) -> DiffSides:
+    """Revisions `from_number` and `to_number`, reduced to what may differ between them."""
+    values = {"workflow_id": workflow_id, "from": from_number, "to": to_number}
+    row = await fetch_row(connection, DIFF_STATEMENT, values)
+    assert row is not None
+    old_head, new_head, old_nodes, new_nodes, old_edges, new_edges = row
+    return DiffSides(
+        reduced_document(old_head, old_nodes, old_edges),
+        reduced_document(new_head, new_nodes, new_edges),
+    )
 
 
 PUBLISHED_STATEMENT = compiled(

@@ -149,14 +149,18 @@ async def difference(
 ) -> dict[str, Any]:
     """The structural diff from revision `from_number` to revision `to` or the working copy."""
     await ensure_workflow(connection, owner_id, workflow_id)
-    old = await snapshot_of(connection, workflow_id, from_number)
     if to == CURRENT:
+        old = await snapshot_of(connection, workflow_id, from_number)
         working_copy = await graph.get_graph(connection, owner_id, workflow_id)
         if working_copy is None:  # deleted in between
             raise workflow_not_found(workflow_id)
         new = orjson.loads(working_copy.document())
     else:
-        new = await snapshot_of(connection, workflow_id, int(to))
+        sides = await revisions.diff_sides(connection, workflow_id, from_number, int(to))
+        if sides.old is None or sides.new is None:
+            missing = from_number if sides.old is None else to
+            raise RevisionNotFoundError(f"Workflow {workflow_id} has no revision {missing}.")
+        old, new = sides.old, sides.new
     return {"from": from_number, "to": to, **diff(old, new)}
 
 
