@@ -39,8 +39,13 @@ WORKFLOW_FIELDS = (
     "'id', w.id, 'deleted_at', w.deleted_at, 'created_at', w.created_at,"
     " 'updated_at', w.updated_at, 'name', w.name, 'description', w.description,"
     " 'config', w.config, 'variables', w.variables, 'is_active', w.is_active,"
-    " 'owner_id', w.owner_id, 'version', w.version, 'is_deleted', (w.deleted_at IS NOT NULL)"
+    " 'owner_id', w.owner_id, 'version', w.version, 'is_deleted', (w.deleted_at IS NOT NULL),"
+    " 'published_revision', w.published_revision, 'has_unpublished_changes', "
+    + "(w.published_revision IS NULL)"
 )
+# The seeded workflows the baseline serves are never published, so it skips the content hash
+# the service compares for published ones (has_unpublished_changes is true when unpublished).
+UNPUBLISHED = "(w.published_revision IS NULL) AS has_unpublished_changes"
 WORKFLOW_JSON = f"json_build_object({WORKFLOW_FIELDS})"
 NODE_JSON = (
     "json_build_object('id', n.id, 'created_at', n.created_at, 'updated_at', n.updated_at,"
@@ -217,7 +222,8 @@ async def get_workflow_pydantic(request: Request) -> Response:
         async with request.app.state.pool.connection() as connection:
             cursor = connection.cursor(row_factory=dict_row)
             await cursor.execute(
-                f"SELECT * FROM workflows w WHERE {LIVE_WORKFLOW}", (workflow_id, user_id)
+                f"SELECT *, {UNPUBLISHED} FROM workflows w WHERE {LIVE_WORKFLOW}",
+                (workflow_id, user_id),
             )
             row = await cursor.fetchone()
         if row is None:
@@ -235,7 +241,8 @@ async def get_graph_pydantic(request: Request) -> Response:
         async with request.app.state.pool.connection() as connection:
             cursor = connection.cursor(row_factory=dict_row)
             await cursor.execute(
-                f"SELECT * FROM workflows w WHERE {LIVE_WORKFLOW}", (workflow_id, user_id)
+                f"SELECT *, {UNPUBLISHED} FROM workflows w WHERE {LIVE_WORKFLOW}",
+                (workflow_id, user_id),
             )
             row = await cursor.fetchone()
             if row is None:

@@ -15,6 +15,11 @@ DOCS_END = "<!-- bench:results:end -->"
 RSS_LIMIT_MB = 200
 PUT_RSS_LIMIT_MB = 100
 PER_NODE_LIMIT = 1.5
+# Issue #10: (workload, the workload it is compared with in the same run, limit, what).
+RELATIVE_TARGETS = (
+    ("R1", "W5", 1.2, "a save that records a revision"),
+    ("R4b", "R4a", 1.1, "GET /published against GET /graph"),
+)
 
 
 def machine_info(postgres_version: str, database: str) -> dict[str, Any]:
@@ -89,6 +94,8 @@ def evaluate_targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         "W7": 5,
         "L1": 50,
         "L2": 350,
+        "R2": 2,
+        "R3": 100,
     }
     for key, limit in p50_limits.items():
         p50, cold = single_p50(measured.get(key)), single_p50(measured.get(key), cold=True)
@@ -109,6 +116,16 @@ def evaluate_targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "target": f"{verb} /graph per-node cost at 5,000 ≤ {PER_NODE_LIMIT} x at 100",
                 "measured": None if ratio is None else f"{ratio:.2f} x",
                 "pass": verdict(ratio, PER_NODE_LIMIT),
+            }
+        )
+    for key, reference, limit, what in RELATIVE_TARGETS:
+        p50, reference_p50 = single_p50(measured.get(key)), single_p50(measured.get(reference))
+        ratio = None if p50 is None or not reference_p50 else p50 / reference_p50
+        targets.append(
+            {
+                "target": f"{key} ({what}) single-client p50 ≤ {limit} x {reference} p50",
+                "measured": None if ratio is None else f"{ratio:.2f} x ({p50:.2f} ms)",
+                "pass": verdict(ratio, limit),
             }
         )
     regular = [r["peak_rss_mib"] for k, r in measured.items() if k.startswith("W")]

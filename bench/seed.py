@@ -66,6 +66,10 @@ class SeedData:
     put_small_graph: Graph | None = None
     large_graph: Graph | None = None
     list_workflow_count: int = 0
+    revision_put_graphs: list[Graph] = field(default_factory=list)
+    revision_list_workflow_id: uuid.UUID | None = None
+    diff_workflow_id: uuid.UUID | None = None
+    published_graph: Graph | None = None
 
 
 def node_fields(index: int) -> dict[str, Any]:
@@ -214,10 +218,61 @@ def seed(conninfo: str, clients: int, list_workflow_count: int = 10_000) -> Seed
         data.put_graphs = insert_graphs(connection, owner, "put graph", clients, 500, 2000)
         data.put_small_graph = insert_graphs(connection, owner, "put small", 1, 100, 150)[0]
         data.large_graph = insert_graphs(connection, owner, "large graph", 1, 5000, 7500)[0]
+        insert_revision_data(connection, data, clients)
         connection.commit()
         connection.autocommit = True
         connection.execute("VACUUM ANALYZE")
     return data
+
+
+REVISION_LIST_LENGTH = 1000
+# Seeded revisions: metadata only; the published graph's and the diffed ones' snapshots are
+# built from their graphs' rows the way the service renders them (to_jsonb of each row).
+SEEDED_REVISIONS = """
+INSERT INTO revisions (workflow_id, number, version, author_id, origin, message, content_hash,
+                       node_count, edge_count, snapshot)
+SELECT %(workflow_id)s, n, n, %(owner_id)s, 'save', 'seeded', repeat(md5(n::text), 2),
+       0, 0, '{}'::jsonb
+FROM generate_series(1, %(count)s) AS n
+"""
+SNAPSHOT_REVISIONS = """
+INSERT INTO revisions (workflow_id, number, version, author_id, origin, message, content_hash,
+                       node_count, edge_count, snapshot)
+SELECT %(workflow_id)s, v, v, %(owner_id)s, 'save', NULL, repeat(md5(v::text), 2),
+       (SELECT count(*) FROM nodes WHERE workflow_id = %(graph_id)s),
+       (SELECT count(*) FROM edges WHERE workflow_id = %(graph_id)s),
+       to_jsonb(w) || jsonb_build_object(
+         'is_deleted', false, 'published_revision', 1, 'has_unpublished_changes', false,
+         'nodes', (SELECT jsonb_agg(to_jsonb(n) || CASE WHEN v = 2 AND n.position_x = 0
+                                     THEN jsonb_build_object('name', n.name || ' v2')
+                                     ELSE '{}'::jsonb END ORDER BY n.created_at, n.id)
+                   FROM nodes n WHERE n.workflow_id = %(graph_id)s),
+         'edges', (SELECT jsonb_agg(to_jsonb(e) ORDER BY e.created_at, e.id)
+                   FROM edges e WHERE e.workflow_id = %(graph_id)s))
+FROM workflows w, generate_series(1, %(count)s) AS v
+WHERE w.id = %(graph_id)s
+"""
+
+
+def insert_revision_data(connection: psycopg.Connection[Any], data: SeedData, clients: int) -> None:
+    """R1-R4: graphs saved with revisions, a long history, two large revisions, a published one."""
+    owner = data.owner_id
+    data.revision_put_graphs = insert_graphs(connection, owner, "revision put", clients, 500, 2000)
+    data.revision_list_workflow_id, data.diff_workflow_id = insert_workflows(
+        connection, owner, ["revision list", "diffed"]
+    )
+    values = {"workflow_id": data.revision_list_workflow_id, "owner_id": owner}
+    connection.execute(SEEDED_REVISIONS, {**values, "count": REVISION_LIST_LENGTH})
+    assert data.large_graph is not None
+    large = {"graph_id": data.large_graph.workflow_id, "owner_id": owner, "count": 2}
+    connection.execute(SNAPSHOT_REVISIONS, {**large, "workflow_id": data.diff_workflow_id})
+    data.published_graph = insert_graphs(connection, owner, "published graph", 1, 100, 150)[0]
+    published = data.published_graph.workflow_id
+    connection.execute(
+        SNAPSHOT_REVISIONS,
+        {"graph_id": published, "workflow_id": published, "owner_id": owner, "count": 1},
+    )
+    connection.execute("UPDATE workflows SET published_revision = 1 WHERE id = %s", (published,))
 
 
 def current_versions(conninfo: str, workflow_ids: list[uuid.UUID]) -> list[int]:

@@ -123,6 +123,60 @@ def put_params(ctx: Context, graphs: list[Graph]) -> dict[str, Any]:
     }
 
 
+def edited_body_file(ctx: Context, graph: Graph) -> str:
+    """The PUT /graph body of a graph with its second node renamed: another definition."""
+    path = ctx.scratch / f"graph-{graph.workflow_id}-edited.json"
+    if not path.exists():
+        body = graph.put_body()
+        body["nodes"][1]["name"] = "renamed by the benchmark"
+        path.write_text(json.dumps(body, separators=(",", ":")))
+    return str(path)
+
+
+def revision_put_params(ctx: Context) -> dict[str, Any]:
+    """R1: each client saves its graph alternating two definitions, so every save records."""
+    return {
+        "token": ctx.token(ctx.data.owner_id),
+        "clients": versioned_clients(
+            ctx,
+            ctx.data.revision_put_graphs,
+            lambda g: {
+                "graph_path": graph_path(g),
+                "body_files": [edited_body_file(ctx, g), body_file(ctx, g)],
+            },
+        ),
+    }
+
+
+def revisions_path(ctx: Context) -> str:
+    """R2: the first page of 50 of a 1,000-revision history."""
+    return f"{API}/{ctx.data.revision_list_workflow_id}/revisions?limit={LIST_PAGE_SIZE}"
+
+
+def diff_path(ctx: Context) -> str:
+    """R3: the diff of two 5,000-node revisions."""
+    return f"{API}/{ctx.data.diff_workflow_id}/diff?from=1&to=2"
+
+
+def published_path(ctx: Context, part: str) -> str:
+    """R4: GET /graph or GET /published of the published 100-node graph."""
+    assert ctx.data.published_graph is not None
+    return f"{API}/{ctx.data.published_graph.workflow_id}/{part}"
+
+
+def get_workload(key: str, title: str, path: Callable[[Context], str], **options: Any) -> Workload:
+    """A single-client workload GETting one path."""
+    return Workload(
+        key,
+        title,
+        "get.lua",
+        lambda c: get_params(c.token(c.data.owner_id), [path(c)]),
+        lambda c: Probe("GET", path(c), c.token(c.data.owner_id)),
+        throughput=False,
+        **options,
+    )
+
+
 def put_probe(ctx: Context, graph: Graph) -> Probe:
     """The first PUT of a graph, at its current version."""
     version = current_versions(ctx.conninfo, [graph.workflow_id])[0]
@@ -358,5 +412,45 @@ def workloads() -> list[Workload]:
             nodes=5000,
             min_seconds=5,
             fresh_worker=True,
+        ),
+        Workload(
+            "R1",
+            "PUT /workflows/{id}/graph (500 nodes / 2,000 edges) recording a revision each time",
+            "put_graph_revisions.lua",
+            revision_put_params,
+            lambda c: Probe(
+                "PUT",
+                graph_path(c.data.revision_put_graphs[0]),
+                c.token(c.data.owner_id),
+                Path(edited_body_file(c, c.data.revision_put_graphs[0])).read_text(),
+                f'"{current_versions(c.conninfo, [c.data.revision_put_graphs[0].workflow_id])[0]}"',
+            ),
+            stateful=True,
+            throughput=False,
+            nodes=500,
+            min_seconds=3,
+        ),
+        get_workload(
+            "R2",
+            "GET /workflows/{id}/revisions?limit=50 of 1,000 revisions",
+            revisions_path,
+            p50_target_ms=2,
+        ),
+        get_workload(
+            "R3",
+            "GET /workflows/{id}/diff of two 5,000-node revisions",
+            diff_path,
+            p50_target_ms=100,
+            min_seconds=3,
+        ),
+        get_workload(
+            "R4a",
+            "GET /workflows/{id}/graph of a published 100-node graph",
+            lambda c: published_path(c, "graph"),
+        ),
+        get_workload(
+            "R4b",
+            "GET /workflows/{id}/published (100 nodes)",
+            lambda c: published_path(c, "published"),
         ),
     ]

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     max_nodes_per_workflow: int = Field(default=500, ge=1)
     max_edges_per_workflow: int = Field(default=2000, ge=1)
     max_batch_items: int = Field(default=100, ge=1)
+    max_revisions_per_workflow: int = Field(
+        default=1000, ge=1, description="Revisions kept per workflow (and the published one)."
+    )
     warn_dead_ends: bool = False
     graph_cache_bytes: int = Field(
         default=64 * 1024 * 1024, ge=0, description="Per-worker cache of rendered graphs."

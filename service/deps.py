@@ -136,6 +136,26 @@ async def if_match(
 
 
 IfMatch = Annotated[Precondition | None, Depends(if_match)]
+# Marks an If-Match parameter that stays optional in OpenAPI (see service/openapi.py).
+OPTIONAL_IF_MATCH = "x-optional-if-match"
+
+
+async def optional_if_match(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='Optional: when given, the ETag of the current version, e.g. `"3"`.',
+            max_length=1024,
+            json_schema_extra={OPTIONAL_IF_MATCH: True},
+        ),
+    ] = None,
+) -> Precondition | None:
+    """An If-Match precondition that may be absent (None), whatever REQUIRE_IF_MATCH says."""
+    return None if if_match is None else Precondition.from_header(if_match)
+
+
+OptionalIfMatch = Annotated[Precondition | None, Depends(optional_if_match)]
 IfNoneMatch = Annotated[
     str | None,
     Header(

@@ -6,6 +6,8 @@ from typing import Annotated, Any, ClassVar, Literal, Union, cast
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from service.graph.validation import ValidationIssue
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -84,6 +86,13 @@ class DuplicateEdgeProblem(Problem):
     existing_edge_id: uuid.UUID
 
 
+class ValidationFailedProblem(Problem):
+    """VALIDATION_FAILED: the definition's validation report has errors (warnings don't count)."""
+
+    code: Literal["VALIDATION_FAILED"]
+    issues: list[ValidationIssue] = Field(description="The report's issues, errors and warnings.")
+
+
 class ProblemError(Exception):
     """Base of every error the API answers with; rendered by one exception handler."""
 
@@ -152,6 +161,18 @@ class NotFoundError(ProblemError):
 def workflow_not_found(workflow_id: uuid.UUID) -> NotFoundError:
     """The 404 for a workflow the caller cannot see."""
     return NotFoundError(f"Workflow {workflow_id} not found.")
+
+
+class RevisionNotFoundError(ProblemError):
+    """The workflow has no revision of that number (never had, or pruned)."""
+
+    status, code, title = 404, "REVISION_NOT_FOUND", "Revision not found"
+
+
+class NotPublishedError(ProblemError):
+    """The workflow has no published revision."""
+
+    status, code, title = 404, "NOT_PUBLISHED", "Not published"
 
 
 class MethodNotAllowedError(ProblemError):
@@ -226,6 +247,20 @@ class ValidationError(ProblemError):
 
     def __init__(self, errors: list[dict[str, Any]], detail: str = "The request is invalid."):
         super().__init__(detail, errors=errors)
+
+
+class ValidationFailedError(ProblemError):
+    """The definition to publish does not pass validation."""
+
+    status, code, title = 422, "VALIDATION_FAILED", "Validation failed"
+    schema = ValidationFailedProblem
+
+    def __init__(self, issues: list[ValidationIssue]):
+        errors = sum(issue.severity == "error" for issue in issues)
+        super().__init__(
+            f"The definition has {errors} validation error(s); fix them before publishing.",
+            issues=issues,
+        )
 
 
 class SelfLoopError(ProblemError):

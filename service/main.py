@@ -43,6 +43,7 @@ from service.openapi import PATH_PARAMETER, install_openapi
 from service.problem_response import problem_response
 from service.registry import agent_routes as agents
 from service.registry import tool_routes as tools
+from service.revisions import routes as revisions
 from service.users import routes as me
 from service.workflows import routes as workflows
 
@@ -62,6 +63,10 @@ OPENAPI_TAGS = [
     {"name": "nodes", "description": "The nodes of a workflow, one by one or in batches."},
     {"name": "edges", "description": "The edges between a workflow's nodes; always a DAG."},
     {"name": "graph", "description": "A whole graph: load, save, duplicate, validate."},
+    {
+        "name": "revisions",
+        "description": "Immutable snapshots of a workflow: history, diff, restore, publishing.",
+    },
     {"name": "tools", "description": "The caller's tools, which tool nodes reference."},
     {"name": "agents", "description": "The caller's agents, which agent nodes reference."},
 ]
@@ -105,6 +110,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.known_users = OrderedDict()
     app.state.verified_tokens = VerifiedTokens()
     app.state.rendered_graphs = RenderedGraphs(settings.graph_cache_bytes)
+    app.state.published_documents = RenderedGraphs(settings.graph_cache_bytes)
     app.include_router(probes.router)
     app.include_router(metrics.router)
     api_routers = (
@@ -113,6 +119,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         nodes.router,
         edges.router,
         graph.router,
+        revisions.router,
         tools.router,
         agents.router,
     )

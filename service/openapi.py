@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from service.config import Settings
+from service.deps import OPTIONAL_IF_MATCH
 from service.errors import PROBLEM_JSON
 
 
@@ -23,14 +24,20 @@ def errors_as_problem_json(schema: dict[str, Any]) -> None:
                 content[PROBLEM_JSON] = content.pop("application/json")
 
 
-def if_match_required(schema: dict[str, Any]) -> None:
-    """Document If-Match as required: it is optional to FastAPI only so that absence is 428."""
+def if_match_required(schema: dict[str, Any], *, required: bool) -> None:
+    """Document If-Match as required: it is optional to FastAPI only so that absence is 428.
+
+    An If-Match marked optional (OPTIONAL_IF_MATCH) stays optional; the mark is removed.
+    """
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             for parameter in operation.get("parameters", []):
-                if parameter.get("in") == "header" and parameter.get("name") == "If-Match":
-                    parameter["required"] = True
-                    parameter["schema"] = {"type": "string", "maxLength": 1024}
+                if parameter.get("in") != "header" or parameter.get("name") != "If-Match":
+                    continue
+                if parameter["schema"].pop(OPTIONAL_IF_MATCH, False) or not required:
+                    continue
+                parameter["required"] = True
+                parameter["schema"] = {"type": "string", "maxLength": 1024}
 
 
 # The middleware reads and checks bodies of these methods only (413, 415), and only operations
@@ -73,8 +80,10 @@ def operation_links(created_path: str, target_path: str, target: dict[str, Any])
     created_params = path_parameters(created_path)
     parameters: dict[str, str] = {}
     for name in path_parameters(target_path):
+        # The created resource's key: `id` for `<x>_id` parameters, else the member so named.
+        member = "id" if name.endswith("_id") else name
         parameters[name] = (
-            f"$request.path.{name}" if name in created_params else "$response.body#/id"
+            f"$request.path.{name}" if name in created_params else f"$response.body#/{member}"
         )
     if any(p.get("name") == "If-Match" for p in target.get("parameters", [])):
         parameters["header.If-Match"] = "$response.header.ETag"
@@ -128,8 +137,7 @@ def install_openapi(app: FastAPI) -> None:
             body_errors_where_bodies_are_read(schema)
             array_limits(schema, app.state.settings)
             link_created_resources(schema)
-            if app.state.settings.require_if_match:
-                if_match_required(schema)
+            if_match_required(schema, required=app.state.settings.require_if_match)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -5,6 +5,7 @@ Every statement is built with SQLAlchemy Core from the table and compiled once, 
 """
 
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache, cached_property
@@ -82,6 +83,8 @@ class OwnedTable:
 
     entity: type[SQLModel]
     public: type[BaseModel]
+    # The Public fields besides is_deleted that are no column, computed from a row.
+    extra_members: Callable[[FromClause], Mapping[str, ColumnElement[Any]]] | None = None
 
     @cached_property
     def table(self) -> Table:
@@ -105,8 +108,12 @@ class OwnedTable:
 
     def json_of(self, rows: FromClause) -> ColumnElement[Any]:
         """A row of `rows` (this table, or a CTE returning its columns) as API JSON."""
-        computed = {"is_deleted": rows.c.deleted_at.is_not(None)}
-        return json_text(json_object(self.public, rows, computed))
+        return json_text(json_object(self.public, rows, self.computed(rows)))
+
+    def computed(self, rows: FromClause) -> dict[str, ColumnElement[Any]]:
+        """The Public fields of a row of `rows` that are no column, as SQL expressions."""
+        extra = {} if self.extra_members is None else self.extra_members(rows)
+        return {"is_deleted": rows.c.deleted_at.is_not(None), **extra}
 
     @cached_property
     def node_reference(self) -> str | None:

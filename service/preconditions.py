@@ -42,8 +42,13 @@ class Precondition:
         return None if self.versions is None else list(self.versions)
 
 
-def none_match(header: str | None, version: int) -> bool:
-    """Whether If-None-Match names the current version (so GET may answer 304)."""
+def revision_etag(number: int) -> str:
+    """The strong, never-changing entity tag of a revision: `"r<number>"`."""
+    return f'"r{number}"'
+
+
+def none_match(header: str | None, version: int | str) -> bool:
+    """Whether If-None-Match names the current version (or tag text), so GET may answer 304."""
     if header is None:
         return False
     if header.strip() == "*":

@@ -15,10 +15,11 @@ from sqlalchemy.orm.attributes import set_attribute
 from service.graph.edges.models import Edge
 from service.graph.nodes.models import Node
 from service.registry.models import Agent, Tool
+from service.revisions.models import Revision
 from service.users.models import User
 from service.workflows.models import Workflow
 
-__all__ = ["Agent", "Edge", "Node", "Tool", "User", "Workflow"]
+__all__ = ["Agent", "Edge", "Node", "Revision", "Tool", "User", "Workflow"]
 
 
 def changed_workflow_ids(session: Session) -> set[uuid.UUID]:

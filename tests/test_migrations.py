@@ -13,8 +13,17 @@ from service.db import alembic_config, alembic_head, sqlalchemy_url
 
 NewDatabase = Callable[[], AbstractContextManager[str]]
 
-TABLES = {"alembic_version", "users", "tools", "agents", "workflows", "nodes", "edges"}
-ENUM_TYPES = {"node_type_enum", "tool_type_enum", "model_provider_enum"}
+TABLES = {
+    "alembic_version",
+    "users",
+    "tools",
+    "agents",
+    "workflows",
+    "nodes",
+    "edges",
+    "revisions",
+}
+ENUM_TYPES = {"node_type_enum", "tool_type_enum", "model_provider_enum", "revision_origin_enum"}
 BTREE_INDEXES = {
     "idx_workflows_owner": "workflows",
     "idx_workflows_owner_active": "workflows",
@@ -23,6 +32,7 @@ BTREE_INDEXES = {
     "idx_edges_workflow": "edges",
     "idx_edges_source": "edges",
     "idx_edges_target": "edges",
+    "idx_revisions_author": "revisions",
 }
 GIN_INDEXES = {
     "idx_workflows_config": "workflows",
@@ -190,3 +200,49 @@ def test_upgrade_after_downgrade_rebuilds_the_schema(new_database: NewDatabase) 
         assert public_tables(url) == TABLES
         assert enum_types(url) == ENUM_TYPES
         command.check(config)
+
+
+def test_revisions_are_keyed_by_workflow_and_number(migrated_url: str) -> None:
+    """The unique pair is the primary key; its index serves the newest-first list too."""
+    definition = constraint_definition(migrated_url, "revisions_pkey")
+    assert definition == "PRIMARY KEY (workflow_id, number)"
+
+
+def test_the_published_revision_is_one_of_the_workflows_own(migrated_url: str) -> None:
+    """A composite reference: the published revision can be neither foreign nor pruned."""
+    definition = constraint_definition(migrated_url, "fk_workflows_published_revision")
+    assert definition == (
+        "FOREIGN KEY (id, published_revision) REFERENCES revisions(workflow_id, number)"
+    )
+
+
+def test_the_revisions_migration_goes_down_and_up_again(new_database: NewDatabase) -> None:
+    """Downgrading 0003 alone removes the table, its enum and the published column."""
+    with new_database() as url:
+        config = alembic_config(url)
+        command.upgrade(config, "head")
+        command.downgrade(config, "0002")
+        assert "revisions" not in public_tables(url)
+        assert "revision_origin_enum" not in enum_types(url)
+        columns = query(
+            url,
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'workflows'",
+        )
+        assert "published_revision" not in {row[0] for row in columns}
+        command.upgrade(config, "head")
+        command.check(config)
+
+
+def test_snapshots_are_compressed_with_lz4_where_available(migrated_url: str) -> None:
+    """lz4 compresses a large snapshot several times faster than the default pglz."""
+    settings = query(
+        migrated_url,
+        "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'",
+    )
+    expected = "l" if "lz4" in settings[0][0] else ""
+    rows = query(
+        migrated_url,
+        "SELECT attcompression FROM pg_attribute"
+        " WHERE attrelid = 'revisions'::regclass AND attname = 'snapshot'",
+    )
+    assert rows[0][0] == expected

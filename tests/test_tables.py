@@ -11,6 +11,7 @@ import service.tables  # noqa: F401  # registers every table in SQLModel.metadat
 from service.graph.edges.models import EdgeCreate, EdgePublic
 from service.graph.nodes.models import NodeCreate, NodePublic
 from service.registry.models import AgentCreate, AgentPublic, ToolCreate, ToolPublic
+from service.revisions.models import RevisionCreate, RevisionPublic
 from service.sql import public_fields
 from service.users.models import UserPublic
 from service.workflows.models import WorkflowCreate, WorkflowPublic
@@ -22,6 +23,7 @@ SCHEMAS: dict[str, tuple[type[SQLModel], type[SQLModel] | None]] = {
     "edges": (EdgePublic, EdgeCreate),
     "tools": (ToolPublic, ToolCreate),
     "agents": (AgentPublic, AgentCreate),
+    "revisions": (RevisionPublic, RevisionCreate),
     # Users are created from a token's subject on first use: nothing is written by a client.
     "users": (UserPublic, None),
 }
@@ -41,19 +43,36 @@ GRAPH_ITEM = {
     "created_at": "set by the database",
 }
 SERVER_WRITTEN: dict[str, dict[str, str]] = {
-    "workflows": OWNED_ROW,
+    "workflows": {**OWNED_ROW, "published_revision": "set by publish, cleared by unpublish"},
     "tools": OWNED_ROW,
     "agents": OWNED_ROW,
     "nodes": {**GRAPH_ITEM, "updated_at": "set by the database on every write"},
     "edges": GRAPH_ITEM,
     "users": {"id": "the token's subject", "created_at": "set by the database"},
+    "revisions": {
+        "workflow_id": "the workflow in the path",
+        "number": "the latest number plus one",
+        "version": "the workflow version captured",
+        "author_id": "the token's subject",
+        "origin": "what created it (save, manual, publish, restore)",
+        "content_hash": "computed by PostgreSQL from the working copy",
+        "node_count": "counted by PostgreSQL",
+        "edge_count": "counted by PostgreSQL",
+        "snapshot": "the graph document of the working copy",
+        "created_at": "set by the database",
+    },
 }
 
-# Columns stored but never shown; none today (owner_id, version and deleted_at are shown).
-NOT_SHOWN: dict[str, dict[str, str]] = {}
+# Columns stored but never shown as such (owner_id, version and deleted_at are shown).
+NOT_SHOWN: dict[str, dict[str, str]] = {
+    "revisions": {"snapshot": "served as the graph document of GET .../revisions/{number}"},
+}
 
 # Public fields that are no column: computed by the renderings (SQL and Python alike).
-COMPUTED = {"is_deleted": "deleted_at IS NOT NULL"}
+COMPUTED = {
+    "is_deleted": "deleted_at IS NOT NULL",
+    "has_unpublished_changes": "the working copy's content hash against the published one's",
+}
 
 
 def unread_columns(table: Table) -> set[str]:

@@ -67,6 +67,7 @@ from service.sql import (
     public_fields,
 )
 from service.workflows.models import WorkflowCreate, WorkflowPublic
+from service.workflows.repository import WORKFLOWS as WORKFLOW_ROWS
 
 NODE_LIST_ADAPTER = TypeAdapter(list[GraphNodeIn])
 EDGE_LIST_ADAPTER = TypeAdapter(list[GraphEdgeIn])
@@ -86,10 +87,17 @@ def live_workflow() -> ColumnElement[bool]:
     )
 
 
-def workflow_member_texts() -> list[ColumnElement[str]]:
-    """Each workflow member of the graph document as JSON text, as row_to_json renders it."""
-    computed = {"is_deleted": WORKFLOWS.c.deleted_at.is_not(None)}
-    columns = public_columns(WorkflowPublic, WORKFLOWS, computed)
+def workflow_member_texts(
+    workflow: FromClause = WORKFLOWS, computed: dict[str, ColumnElement[Any]] | None = None
+) -> list[ColumnElement[str]]:
+    """Each workflow member of the graph document as JSON text, as row_to_json renders it.
+
+    `workflow` is the workflows table, or rows of its columns (a stored snapshot's, which
+    brings its `computed` members along).
+    """
+    if computed is None:
+        computed = WORKFLOW_ROWS.computed(workflow)
+    columns = public_columns(WorkflowPublic, workflow, computed)
     by_name = {column.name: column.element for column in columns}
     null = literal("null", Text)
     return [func.coalesce(json_text(func.to_json(by_name[n])), null) for n in WORKFLOW_MEMBERS]
@@ -99,7 +107,12 @@ def items_json(table: GraphTable, public: type[BaseModel]) -> ColumnElement[str]
     """The workflow's items as a JSON array text, in creation order."""
     items = table.table
     rows = select(*public_columns(public, items)).where(items.c.workflow_id == WORKFLOWS.c.id)
-    return json_text(json_array(public, rows.correlate(WORKFLOWS), ITEM_ORDER))
+    return items_array(public, rows.correlate(WORKFLOWS))
+
+
+def items_array(public: type[BaseModel], rows: Select[Any]) -> ColumnElement[str]:
+    """A select of `public_columns` as the graph document's JSON array text of items."""
+    return json_text(json_array(public, rows, ITEM_ORDER))
 
 
 NODES_JSON = items_json(NODES, NodePublic)

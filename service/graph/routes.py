@@ -43,6 +43,8 @@ from service.graph.validation import ValidationReport, build_report
 from service.json_body import JsonBodyRoute
 from service.preconditions import etag, none_match
 from service.responses import ETAG_HEADER, LOCATION_HEADER, json_response, not_modified, success
+from service.revisions.history import RevisionRequest, record_revision
+from service.revisions.models import RevisionCreate, RevisionOrigin
 from service.workflows import repository as workflows
 
 router = APIRouter(prefix="/workflows/{workflow_id}", tags=["graph"], route_class=JsonBodyRoute)
@@ -201,21 +203,24 @@ async def replace_graph(
     """Make the body the whole graph: ids kept, new ids created, missing items deleted.
 
     Every item problem is reported at once (422) before anything is written; a cycle is 409;
-    then If-Match is checked and the version raised.
+    then If-Match is checked and the version raised. A save whose definition differs from
+    the latest revision's records a new revision (origin `save`); an unchanged one does not.
     """
     graph_checks.check_size(
         payload, settings.max_nodes_per_workflow, settings.max_edges_per_workflow
     )
     with collector_paused():
         submitted = graph_checks.parse_graph(payload)
-    saved, changes = await graph_service.replace_graph(
-        session, user_id, workflow_id, precondition, submitted
+    revision = RevisionRequest(RevisionOrigin.SAVE, settings.max_revisions_per_workflow)
+    saved = await graph_service.replace_graph(
+        session, user_id, workflow_id, precondition, submitted, revision=revision
     )
+    graph_body = saved.graph.document()
     # Keep the new rendering for the next GET, but only once committed: background tasks run
     # after the response, which is sent after the unit of work commits.
     rendered: RenderedGraphs = request.app.state.rendered_graphs
-    background.add_task(rendered.put_async, workflow_id, saved.version, saved.document())
-    return json_response(saved.save_answer(changes), version=saved.version)
+    background.add_task(rendered.put_async, workflow_id, saved.graph.version, graph_body)
+    return json_response(saved.graph.save_answer(saved.changes), version=saved.graph.version)
 
 
 @router.post(
@@ -234,15 +239,25 @@ async def duplicate_workflow(
     workflow_id: WorkflowId,
     user_id: CurrentUser,
     session: SessionDep,
+    settings: SettingsDep,
     duplicate_in: Annotated[DuplicateIn | None, Body()] = None,
 ) -> Response:
-    """Copy the workflow, its nodes and edges under new ids (no If-Match: the original is read)."""
+    """Copy the workflow, its nodes and edges under new ids (no If-Match: the original is read).
+
+    The copy starts a history of its own: revision 1 (origin `manual`) holds it.
+    """
     name = None if duplicate_in is None else duplicate_in.name
     copy_id = await graph.duplicate_workflow(session, user_id, workflow_id, name)
     if copy_id is None:
         raise workflow_not_found(workflow_id)
     copied = await graph.get_graph(session, user_id, copy_id)
     assert copied is not None
+    first = RevisionRequest(
+        RevisionOrigin.MANUAL,
+        settings.max_revisions_per_workflow,
+        RevisionCreate(message=f"Duplicate of workflow {workflow_id}"),
+    )
+    await record_revision(session, copy_id, user_id, copied, first)
     location = str(request.url_for("get_workflow", workflow_id=str(copy_id)))
     body = copied.document()
     return json_response(body, version=copied.version, status_code=201, location=location)

@@ -4,6 +4,7 @@ import gc
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -13,7 +14,10 @@ from service.graph import repository, rules
 from service.graph.models import GraphChanges
 from service.graph.repository import IdsTakenError, RenderedGraph
 from service.preconditions import Precondition
+from service.revisions.history import RevisionRequest, record_revision
+from service.revisions.repository import StoredRevision
 from service.workflows import repository as workflows
+from service.workflows.models import WorkflowUpdate
 
 
 @contextmanager
@@ -30,22 +34,35 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@dataclass(frozen=True)
+class SavedGraph:
+    """A saved graph as rendered, what the save changed, and the revision that holds it."""
+
+    graph: RenderedGraph
+    changes: GraphChanges
+    revision: StoredRevision
+
+
 async def replace_graph(
     connection: AsyncConnection[Any],
     owner_id: uuid.UUID,
     workflow_id: uuid.UUID,
     precondition: Precondition | None,
     submitted: rules.SubmittedGraph,
-) -> tuple[RenderedGraph, GraphChanges]:
-    """Check and save a parsed graph; the saved graph and what changed.
+    *,
+    revision: RevisionRequest,
+    fields: WorkflowUpdate | None = None,
+) -> SavedGraph:
+    """Check and save a parsed graph (and workflow `fields`), then record it as a revision.
 
     The row lock comes before any stored fact is read, so no writer of this workflow can
     change them between the checks and the save. The body is judged before the precondition,
-    as FastAPI judges declared bodies: an invalid document is 422 whatever the version.
+    as FastAPI judges declared bodies: an invalid document is 422 whatever the version. The
+    revision is recorded unless the latest one holds the same content.
     """
     await workflows.lock_workflow(connection, owner_id, workflow_id)
     await check(connection, owner_id, workflow_id, submitted)
-    await workflows.bump_version(connection, owner_id, workflow_id, precondition)
+    await workflows.bump_version(connection, owner_id, workflow_id, precondition, fields)
     try:
         async with connection.transaction():  # a savepoint: a clash leaves nothing written
             changes = await repository.save_graph(connection, workflow_id, submitted)
@@ -56,7 +73,8 @@ async def replace_graph(
         raise
     saved = await repository.get_graph(connection, owner_id, workflow_id)
     assert saved is not None  # locked above
-    return saved, changes
+    stored = await record_revision(connection, workflow_id, owner_id, saved, revision)
+    return SavedGraph(saved, changes, stored)
 
 
 async def check(

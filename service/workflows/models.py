@@ -3,7 +3,7 @@
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Index, Integer, Text, text
+from sqlalchemy import Column, ForeignKeyConstraint, Index, Integer, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, Relationship, SQLModel
 
@@ -65,11 +65,20 @@ class Workflow(WorkflowBase, IdMixin, TimestampsMixin, SoftDeleteMixin, table=Tr
             postgresql_where=text("deleted_at IS NULL"),
         ),
         Index("idx_workflows_config", "config", postgresql_using="gin"),
+        # The published revision is one of the workflow's own: it cannot be pruned while
+        # published, and goes with the workflow (revisions cascade, checked at statement end).
+        ForeignKeyConstraint(
+            ["id", "published_revision"],
+            ["revisions.workflow_id", "revisions.number"],
+            name="fk_workflows_published_revision",
+            use_alter=True,
+        ),
     )
     __mapper_args__ = {"version_id_col": _version_column}
 
     owner_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
     version: int = Field(default=1, sa_column=_version_column)
+    published_revision: int | None = Field(default=None)
 
     nodes: list["Node"] = Relationship(
         back_populates="workflow",
@@ -105,6 +114,12 @@ class WorkflowUpdate(SQLModel):
     is_active: StrictBool = Field(default=None)
 
 
+class WorkflowPublication(SQLModel):
+    """What publishing and unpublishing write: the published revision's number, or null."""
+
+    published_revision: int | None = Field(ge=1)
+
+
 class WorkflowPublic(SoftDeleteMixin, TimestampsMixin, WorkflowBase, IdMixin):
     """A workflow as the API shows it."""
 
@@ -112,3 +127,12 @@ class WorkflowPublic(SoftDeleteMixin, TimestampsMixin, WorkflowBase, IdMixin):
 
     owner_id: uuid.UUID
     version: int = Field(ge=1, schema_extra={"examples": [3]})
+    published_revision: int | None = Field(
+        ge=1, description="The number of the published revision; null when none is."
+    )
+    has_unpublished_changes: bool = Field(
+        description=(
+            "Whether the working copy's definition differs from the published revision's "
+            "(true when nothing is published)."
+        )
+    )

@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 from psycopg import AsyncConnection
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from service.errors import workflow_not_found
@@ -29,10 +30,17 @@ from service.owned_rows import (
 )
 from service.pagination import SortKey
 from service.preconditions import Precondition
+from service.revisions.content import workflow_members
 from service.sql import CompiledSql, compiled
-from service.workflows.models import Workflow, WorkflowCreate, WorkflowPublic, WorkflowUpdate
+from service.workflows.models import (
+    Workflow,
+    WorkflowCreate,
+    WorkflowPublic,
+    WorkflowPublication,
+    WorkflowUpdate,
+)
 
-WORKFLOWS = OwnedTable(Workflow, WorkflowPublic)
+WORKFLOWS = OwnedTable(Workflow, WorkflowPublic, workflow_members)
 
 
 async def get_workflow(
@@ -87,9 +95,13 @@ async def bump_version(
     owner_id: uuid.UUID,
     workflow_id: uuid.UUID,
     precondition: Precondition | None,
+    changes: BaseModel | None = None,
 ) -> int:
-    """Raise a live workflow's version by one if the precondition holds; locks it until commit."""
-    updated = await update_row(connection, WORKFLOWS, owner_id, workflow_id, precondition)
+    """Raise a live workflow's version by one if the precondition holds; locks it until commit.
+
+    `changes` (an Update model's set fields) are written in the same statement.
+    """
+    updated = await update_row(connection, WORKFLOWS, owner_id, workflow_id, precondition, changes)
     return updated.version
 
 
@@ -102,6 +114,18 @@ async def patch_workflow(
 ) -> VersionedJson:
     """Replace the named fields; the version rises even when nothing changed."""
     return await patch_row(connection, WORKFLOWS, owner_id, workflow_id, precondition, workflow_in)
+
+
+async def set_published_revision(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+    number: int | None,
+) -> VersionedJson:
+    """Publish revision `number` (None: unpublish); the version rises by one."""
+    publication = WorkflowPublication(published_revision=number)
+    return await update_row(connection, WORKFLOWS, owner_id, workflow_id, precondition, publication)
 
 
 async def soft_delete_workflow(

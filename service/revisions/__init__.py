@@ -1,0 +1,1 @@
+"""Revisions: immutable snapshots of a workflow's definition, their history, and publishing."""
