@@ -1,0 +1,122 @@
+"""Content coding negotiated by Accept-Encoding: gzip for large bodies, with its own ETag."""
+
+import zlib
+from collections.abc import Callable
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.preconditions import EntityTags, coded
+
+GZIP = "gzip"
+COMPRESSIBLE_TYPES = ("application/", "text/")
+KEPT_AS_IS = ("application/gzip", "application/zip")
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether Accept-Encoding gives gzip (or `*`, when gzip is not named) a q-value above 0."""
+    if not accept_encoding:
+        return False
+    qualities: dict[str, float] = {}
+    for element in accept_encoding.split(","):
+        coding, *parameters = (part.strip().lower() for part in element.split(";"))
+        qualities[coding] = _quality(parameters)
+    return qualities.get(GZIP, qualities.get("x-gzip", qualities.get("*", 0.0))) > 0
+
+
+def _quality(parameters: list[str]) -> float:
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def gzip_body(level: int) -> Callable[[bytes], bytes]:
+    """A gzip compressor at `level` (a gzip member, as zlib writes it with wbits 31)."""
+
+    def compress(body: bytes) -> bytes:
+        packer = zlib.compressobj(level, zlib.DEFLATED, 31)
+        return packer.compress(body) + packer.flush()
+
+    return compress
+
+
+class CompressionMiddleware:
+    """gzip for bodies of at least `minimum_size` bytes, when the client accepts it.
+
+    A compressed body is another representation: its ETag gets the coding's suffix (`"7"`
+    becomes `"7-gzip"`), and a 304 names the coded tag when that is the one the client holds.
+    `reuse` gives the compressed form of bodies served again (the rendered-graph cache's).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        minimum_size: int,
+        level: int,
+        reuse: Callable[[bytes, Callable[[bytes], bytes]], bytes | None],
+    ) -> None:
+        self.app = app
+        self.minimum_size = minimum_size
+        self.compress = gzip_body(level)
+        self.reuse = reuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_headers = Headers(scope=scope)
+        gzip_accepted = accepts_gzip(request_headers.get("accept-encoding"))
+        start: Message | None = None
+
+        async def send_coded(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if start is None:  # the start already went out with an earlier chunk
+                await send(message)
+                return
+            headers = MutableHeaders(raw=start["headers"])
+            headers.add_vary_header("Accept-Encoding")
+            if start["status"] == 304 and gzip_accepted:
+                name_held_tag(headers, request_headers)
+            elif gzip_accepted and self._worth_compressing(headers, message):
+                message = {**message, "body": self._compressed(message["body"])}
+                headers["Content-Encoding"] = GZIP
+                headers["Content-Length"] = str(len(message["body"]))
+                if (etag := headers.get("etag")) and start["status"] < 300:
+                    headers["ETag"] = coded(etag, GZIP)
+            await send(start)
+            start = None
+            await send(message)
+
+        await self.app(scope, receive, send_coded)
+
+    def _worth_compressing(self, headers: MutableHeaders, message: Message) -> bool:
+        content_type = headers.get("content-type", "")
+        return (
+            not message.get("more_body", False)
+            and len(message.get("body", b"")) >= self.minimum_size
+            and "content-encoding" not in headers
+            and content_type.startswith(COMPRESSIBLE_TYPES)
+            and not content_type.startswith(KEPT_AS_IS)
+        )
+
+    def _compressed(self, body: bytes) -> bytes:
+        reused = self.reuse(body, self.compress)
+        return self.compress(body) if reused is None else reused
+
+
+def name_held_tag(headers: MutableHeaders, request_headers: Headers) -> None:
+    """A 304's ETag: the coded tag when the client's If-None-Match holds that one."""
+    etag = headers.get("etag")
+    if etag is None or not etag.endswith('"'):
+        return
+    held = EntityTags.parse(", ".join(request_headers.getlist("if-none-match")))
+    if held.names_coded(etag, GZIP):
+        headers["ETag"] = coded(etag, GZIP)
