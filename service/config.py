@@ -51,10 +51,14 @@ class Settings(BaseSettings):
     max_edges_per_workflow: int = Field(default=2000, ge=1)
     max_batch_items: int = Field(default=100, ge=1)
     warn_dead_ends: bool = False
+    # Below ~1.4 KB an answer fits one TCP segment either way, so gzip (20-25 us for 1 KB on
+    # this machine) saves no round trip; a 100-node page of 45 KB becomes 4 KB in 0.2-0.6 ms.
     gzip_min_bytes: int = Field(
         default=1400, ge=0, description="Bodies at least this large are gzipped when accepted."
     )
-    gzip_level: int = Field(default=1, ge=1, le=9, description="gzip level (1 fastest).")
+    # Level 6 makes a 500-node / 2,000-edge graph 14.7 % of its 924 KB (level 1: 16.8 %) for
+    # ~18 ms instead of ~7 ms, paid once per version on the cached path.
+    gzip_level: int = Field(default=6, ge=1, le=9, description="gzip level, 1 (fastest) to 9.")
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins browsers may call the API from: a comma or JSON list, `*` for any.",

@@ -169,12 +169,11 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
         large_body_concurrency=settings.large_body_concurrency,
     )
     app.add_middleware(PreferMinimalMiddleware)
-    rendered_graphs: RenderedGraphs = app.state.rendered_graphs
     app.add_middleware(
         CompressionMiddleware,
         minimum_size=settings.gzip_min_bytes,
         level=settings.gzip_level,
-        reuse=rendered_graphs.compressed,
+        kept=app.state.rendered_graphs,
     )
     app.add_middleware(HeadAsGetMiddleware)
     if settings.cors_allow_origins:

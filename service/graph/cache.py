@@ -9,7 +9,6 @@ compressed form is kept with it once asked for, within the same budget.
 
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
 
 
 class RenderedGraphs:
@@ -42,17 +41,19 @@ class RenderedGraphs:
         self.size += len(body)
         self._shrink()
 
-    def compressed(self, body: bytes, compress: Callable[[bytes], bytes]) -> bytes | None:
-        """The compressed form of a kept rendering, compressed once; None for any other body."""
+    def compressed(self, body: bytes) -> bytes | None:
+        """The compressed form kept for this rendering (the very object handed out), if any."""
         workflow_id = self._by_body.get(id(body))
-        if workflow_id is None or self._entries[workflow_id][1] is not body:
-            return None
-        packed = self._compressed.get(workflow_id)
-        if packed is None:
-            packed = self._compressed[workflow_id] = compress(body)
-            self.size += len(packed)
-            self._shrink()
-        return packed
+        return None if workflow_id is None else self._compressed.get(workflow_id)
+
+    def keep_compressed(self, body: bytes, packed: bytes) -> None:
+        """Keep the compressed form of a rendering that is kept; other bodies are not kept."""
+        workflow_id = self._by_body.get(id(body))
+        if workflow_id is None or workflow_id in self._compressed:
+            return
+        self._compressed[workflow_id] = packed
+        self.size += len(packed)
+        self._shrink()
 
     def _drop(self, workflow_id: uuid.UUID) -> None:
         _version, body = self._entries.pop(workflow_id)
