@@ -85,7 +85,7 @@ class CompressionMiddleware:
             await self.app(scope, receive, send)
             return
         request_headers = Headers(scope=scope)
-        gzip_accepted = accepts_gzip(request_headers.get("accept-encoding"))
+        gzip_accepted = accepts_gzip(", ".join(request_headers.getlist("accept-encoding")))
         start: Message | None = None
 
         async def send_coded(message: Message) -> None:
@@ -96,21 +96,31 @@ class CompressionMiddleware:
             if start is None:  # the start already went out with an earlier chunk
                 await send(message)
                 return
-            headers = MutableHeaders(raw=start["headers"])
-            headers.add_vary_header("Accept-Encoding")
-            if start["status"] == 304 and gzip_accepted:
-                name_held_tag(headers, request_headers)
-            elif gzip_accepted and self._worth_compressing(headers, message):
-                message = {**message, "body": await self._compressed(message["body"])}
-                headers["Content-Encoding"] = GZIP
-                headers["Content-Length"] = str(len(message["body"]))
-                if (etag := headers.get("etag")) and start["status"] < 300:
-                    headers["ETag"] = coded(etag, GZIP)
+            message = await self._coded(start, message, request_headers, gzip_accepted)
             await send(start)
             start = None
             await send(message)
 
         await self.app(scope, receive, send_coded)
+
+    async def _coded(
+        self, start: Message, message: Message, request_headers: Headers, gzip_accepted: bool
+    ) -> Message:
+        """The first body message, gzipped when worth it; `start`'s headers say what was done."""
+        start["headers"] = list(start.get("headers", []))
+        headers = MutableHeaders(raw=start["headers"])
+        headers.add_vary_header("Accept-Encoding")
+        if not gzip_accepted:
+            return message
+        if start["status"] == 304:
+            name_held_tag(headers, request_headers)
+        elif self._worth_compressing(headers, message):
+            message = {**message, "body": await self._compressed(message["body"])}
+            headers["Content-Encoding"] = GZIP
+            headers["Content-Length"] = str(len(message["body"]))
+            if (etag := headers.get("etag")) and start["status"] < 300:
+                headers["ETag"] = coded(etag, GZIP)
+        return message
 
     def _worth_compressing(self, headers: MutableHeaders, message: Message) -> bool:
         content_type = headers.get("content-type", "")

@@ -50,6 +50,17 @@ async def test_a_large_body_is_gzipped_as_its_own_representation(
     assert int(packed.headers["content-length"]) == packed.num_bytes_downloaded
 
 
+async def test_accept_encoding_lines_combine(client: httpx.AsyncClient) -> None:
+    workflow = await graph_workflow(client)
+
+    response = await client.get(
+        workflow_url(workflow, "graph"),
+        headers=[("Accept-Encoding", "br"), ("Accept-Encoding", "gzip")],
+    )
+
+    assert response.headers["content-encoding"] == "gzip"
+
+
 async def test_mermaid_and_write_answers_are_gzipped_with_their_own_tags(
     client: httpx.AsyncClient,
 ) -> None:
