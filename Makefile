@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest openapi sync bench wrk clean
+.PHONY: run test lint typecheck pytest openapi sync bench wrk chromium clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -40,6 +40,12 @@ wrk:  ## The load generator the benchmark drives: Debian's package, installed wh
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && apt-get install -y -qq wrk; \
 	  else echo 'wrk is missing: install it (Debian/Ubuntu: sudo apt-get install wrk)'; exit 1; fi; }
+
+chromium:  ## The browser the CORS tests drive: Debian's package, installed when missing
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo 'chromium is missing: install it (Debian/Ubuntu: sudo apt-get install chromium)'; exit 1; fi; }
 
 clean:
 	rm -rf .tools .venv .data .pytest_cache .mypy_cache .ruff_cache .coverage

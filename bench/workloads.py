@@ -92,9 +92,14 @@ def graph_path(graph: Graph) -> str:
     return f"{API}/{graph.workflow_id}/graph"
 
 
-def get_params(token: str, paths: list[str]) -> dict[str, Any]:
-    """Parameters of get.lua."""
-    return {"token": token, "paths": paths}
+GZIP = {"Accept_Encoding": "gzip"}  # get.lua sends each key with `_` as `-`
+
+
+def get_params(
+    token: str, paths: list[str], headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Parameters of get.lua, with extra request headers."""
+    return {"token": token, "paths": paths, "headers": headers or {}}
 
 
 def versioned_clients(ctx: Context, graphs: list[Graph], item: Callable[[Graph], dict[str, Any]]):  # type: ignore[no-untyped-def]
@@ -381,6 +386,18 @@ def workloads() -> list[Workload]:
             uncached=True,
         ),
         Workload(
+            "G1z",
+            "GET /workflows/{id}/graph (500 nodes / 2,000 edges), Accept-Encoding: gzip",
+            "get.lua",
+            lambda c: get_params(
+                c.token(c.data.owner_id), [graph_path(c.data.put_graphs[0])], GZIP
+            ),
+            lambda c: Probe("GET", graph_path(c.data.put_graphs[0]), c.token(c.data.owner_id)),
+            throughput=False,
+            nodes=500,
+            uncached=True,
+        ),
+        Workload(
             "G2",
             "PUT /workflows/{id}/graph (100 nodes / 150 edges)",
             "put_graph.lua",
@@ -397,6 +414,18 @@ def workloads() -> list[Workload]:
             lambda c: Probe("GET", graph_path(c.data.large_graph), c.token(c.data.owner_id)),
             throughput=False,
             p50_target_ms=50,
+            nodes=5000,
+            min_seconds=3,
+            uncached=True,
+        ),
+        Workload(
+            "L1z",
+            "GET /workflows/{id}/graph (5,000 nodes / 7,500 edges), Accept-Encoding: gzip",
+            "get.lua",
+            lambda c: get_params(c.token(c.data.owner_id), [graph_path(c.data.large_graph)], GZIP),
+            lambda c: Probe("GET", graph_path(c.data.large_graph), c.token(c.data.owner_id)),
+            throughput=False,
+            p50_target_ms=25,
             nodes=5000,
             min_seconds=3,
             uncached=True,

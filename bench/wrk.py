@@ -37,6 +37,7 @@ class WrkResult:
     max_ms: float
     errors: dict[str, int]
     statuses: dict[str, int] = field(default_factory=dict)
+    bytes_per_request: int = 0  # read off the socket, headers included: the bytes on the wire
 
     @property
     def failed(self) -> int:
@@ -129,4 +130,5 @@ def parse_result(raw: dict[str, Any]) -> WrkResult:
         max_ms=latency["max"] / 1000,
         errors={key: value for key, value in raw["errors"].items() if value},
         statuses=raw.get("statuses", {}),
+        bytes_per_request=raw.get("bytes", 0) // max(raw["requests"], 1),
     )

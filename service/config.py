@@ -1,13 +1,17 @@
 """Settings from environment variables and an optional `.env` file."""
 
+import json
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 UNSAFE_SECRETS = {"", "changethis", "secret", "changeme"}
+# What a browser sends in Origin: scheme, host and optional port, no path.
+ORIGIN = re.compile(r"https?://[^\s/?#]+")
 
 
 class Settings(BaseSettings):
@@ -50,6 +54,18 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="Revisions kept per workflow (and the published one)."
     )
     warn_dead_ends: bool = False
+    # Below ~1.4 KB an answer fits one TCP segment either way, so gzip (20-25 us for 1 KB on
+    # this machine) saves no round trip; a 100-node page of 45 KB becomes 4 KB in 0.2-0.6 ms.
+    gzip_min_bytes: int = Field(
+        default=1400, ge=0, description="Bodies at least this large are gzipped when accepted."
+    )
+    # Level 6 makes a 500-node / 2,000-edge graph 14.7 % of its 924 KB (level 1: 16.8 %) for
+    # ~18 ms instead of ~7 ms, paid once per version on the cached path.
+    gzip_level: int = Field(default=6, ge=1, le=9, description="gzip level, 1 (fastest) to 9.")
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins browsers may call the API from: a comma or JSON list, `*` for any.",
+    )
     graph_cache_bytes: int = Field(
         default=64 * 1024 * 1024, ge=0, description="Per-worker cache of rendered graphs."
     )
@@ -68,6 +84,23 @@ class Settings(BaseSettings):
     def _none_disables_prepare(cls, value: object) -> object:
         # An empty variable means "use the default" (env_ignore_empty), so a word says None.
         return None if isinstance(value, str) and value.strip().lower() == "none" else value
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            return json.loads(value)
+        return [origin.strip() for origin in value.split(",") if origin.strip()]
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins_as_browsers_send_them(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin such as https://editor.example")
+        return origins
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:

@@ -116,32 +116,73 @@ async def live_workflow(
 WorkflowDep = Annotated[VersionedJson, Depends(live_workflow)]
 
 
-async def if_match(
+def combined_header(request: Request, name: str) -> str | None:
+    """A list header's lines joined as one value (RFC 9110 5.3); None when absent."""
+    lines = request.headers.getlist(name)
+    return ", ".join(lines) if lines else None
+
+
+IF_NONE_MATCH_HEADER = Header(
+    alias="If-None-Match",
+    description=(
+        "ETags the client holds (every line counts). On GET, naming the current version of "
+        "the representation asked for answers 304; on a write, `*` or the current version "
+        "answers 412."
+    ),
+    max_length=1024,
+)
+
+
+async def preconditions(
+    request: Request,
     settings: SettingsDep,
     if_match: Annotated[
         str | None,
         Header(
             alias="If-Match",
-            description='ETag of the version being changed, e.g. `"3"`; `*` for any.',
+            description=(
+                'ETag of the version being changed, e.g. `"3"`, of any of its representations '
+                '(`"3-mermaid"`, `"3-gzip"`); a list; `*` for any. Weak tags never match.'
+            ),
             max_length=1024,
         ),
     ] = None,
+    _if_none_match: Annotated[str | None, IF_NONE_MATCH_HEADER] = None,
 ) -> Precondition | None:
-    """The If-Match precondition; 428 when absent and required, None for last-write-wins."""
-    if if_match is None:
+    """If-Match and If-None-Match of a write; 428 without If-Match when it is required.
+
+    The parameters document and bound the first line of each header; every line is read.
+    """
+    match_value = combined_header(request, "if-match")
+    none_match_value = combined_header(request, "if-none-match")
+    if match_value is None:
         if settings.require_if_match:
             raise PreconditionRequiredError()
-        return None
-    return Precondition.from_header(if_match)
+        if none_match_value is None:
+            return None
+    return Precondition.from_headers(match_value, none_match_value)
 
 
-IfMatch = Annotated[Precondition | None, Depends(if_match)]
+IfMatch = Annotated[Precondition | None, Depends(preconditions)]
+
+
+async def if_none_match(
+    request: Request, _first_line: Annotated[str | None, IF_NONE_MATCH_HEADER] = None
+) -> str | None:
+    """Every If-None-Match line of a read, joined."""
+    return combined_header(request, "if-none-match")
+
+
+IfNoneMatch = Annotated[str | None, Depends(if_none_match)]
+
+
 # Marks an If-Match parameter that stays optional in OpenAPI (see service/openapi.py).
 OPTIONAL_IF_MATCH = "x-optional-if-match"
 
 
 async def optional_if_match(
-    if_match: Annotated[
+    request: Request,
+    _if_match: Annotated[
         str | None,
         Header(
             alias="If-Match",
@@ -150,17 +191,14 @@ async def optional_if_match(
             json_schema_extra={OPTIONAL_IF_MATCH: True},
         ),
     ] = None,
+    _if_none_match: Annotated[str | None, IF_NONE_MATCH_HEADER] = None,
 ) -> Precondition | None:
     """An If-Match precondition that may be absent (None), whatever REQUIRE_IF_MATCH says."""
-    return None if if_match is None else Precondition.from_header(if_match)
+    match_value = combined_header(request, "if-match")
+    none_match_value = combined_header(request, "if-none-match")
+    if match_value is None and none_match_value is None:
+        return None
+    return Precondition.from_headers(match_value, none_match_value)
 
 
 OptionalIfMatch = Annotated[Precondition | None, Depends(optional_if_match)]
-IfNoneMatch = Annotated[
-    str | None,
-    Header(
-        alias="If-None-Match",
-        description="ETag the client holds; a match answers 304 Not Modified.",
-        max_length=1024,
-    ),
-]

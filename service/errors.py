@@ -66,7 +66,7 @@ class ValidationProblem(Problem):
 
 
 class VersionMismatchProblem(Problem):
-    """VERSION_MISMATCH: the If-Match tag is not the current version."""
+    """VERSION_MISMATCH: If-Match does not name the current version, or If-None-Match does."""
 
     code: Literal["VERSION_MISMATCH"]
     current_version: int
@@ -214,14 +214,14 @@ class ConflictError(ProblemError):
 
 
 class VersionMismatchError(ProblemError):
-    """If-Match does not match the current version."""
+    """If-Match does not name the current version, or If-None-Match does."""
 
     status, code, title = 412, "VERSION_MISMATCH", "Version mismatch"
     schema = VersionMismatchProblem
 
     def __init__(self, current_version: int):
         super().__init__(
-            f"If-Match does not match the current version {current_version}",
+            f"If-Match or If-None-Match refuses the current version {current_version}",
             headers={"ETag": f'"{current_version}"'},
             current_version=current_version,
         )

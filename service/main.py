@@ -14,9 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from psycopg import errors as pg_errors
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 
 from service import metrics, probes
 from service.auth import VerifiedTokens
+from service.compression import CompressionMiddleware
 from service.config import Settings, get_settings
 from service.db import check_idle_connections, create_pool, resolve_database_url
 from service.errors import (
@@ -37,7 +39,11 @@ from service.graph import routes as graph
 from service.graph.cache import RenderedGraphs
 from service.graph.edges import routes as edges
 from service.graph.nodes import routes as nodes
-from service.middleware import RequestBodyMiddleware
+from service.middleware import (
+    HeadAsGetMiddleware,
+    PreferMinimalMiddleware,
+    RequestBodyMiddleware,
+)
 from service.observability import install_observability, record_problem
 from service.openapi import PATH_PARAMETER, install_openapi
 from service.problem_response import problem_response
@@ -54,7 +60,12 @@ API_DESCRIPTION = (
     "Authenticate with `Authorization: Bearer <JWT>`; every row belongs to the token's user. "
     "A workflow's `version` is its strong ETag: every change needs `If-Match`. Errors are "
     "RFC 9457 `application/problem+json` documents with a constant `code`; a "
-    "`VALIDATION_ERROR` lists every refused input in `errors`, each with its own `code`."
+    "`VALIDATION_ERROR` lists every refused input in `errors`, each with its own `code`.\n\n"
+    'Every representation of a version has its own strong ETag (`"3"` JSON, `"3-mermaid"`, '
+    '`"3-gzip"` when gzipped); `If-Match` takes any of them, `If-None-Match` answers 304 on '
+    "reads and 412 on writes (RFC 9110), and repeated header lines combine. Every GET answers "
+    "HEAD with the same headers. Bodies of 1,400 bytes or more are gzipped when "
+    "`Accept-Encoding` allows it. `Prefer: return=minimal` makes any write answer 204."
 )
 OPENAPI_TAGS = [
     {"name": "health", "description": "Liveness and readiness probes (no token needed)."},
@@ -125,16 +136,61 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     )
     for router in api_routers:
         app.include_router(router, prefix=API_PREFIX)
+    install_middleware(app, settings)
+    install_observability(app, settings)
+    install_exception_handlers(app)
+    install_openapi(app)
+    return app
+
+
+CORS_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+CORS_REQUEST_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Last-Event-ID",
+    "Prefer",
+    "X-Request-ID",
+)
+CORS_EXPOSED_HEADERS = (
+    "ETag",
+    "Location",
+    "Link",
+    "X-Request-ID",
+    "Retry-After",
+    "Preference-Applied",
+)
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """The HTTP layers around the routes, innermost first (each add wraps the ones before).
+
+    CORS is outside everything that could refuse a request, so a preflight is answered before
+    any body check or authentication; HEAD is inside compression, so its headers are a GET's.
+    """
     app.add_middleware(
         RequestBodyMiddleware,
         max_body_bytes=settings.max_body_bytes,
         large_body_bytes=settings.large_body_bytes,
         large_body_concurrency=settings.large_body_concurrency,
     )
-    install_observability(app, settings)
-    install_exception_handlers(app)
-    install_openapi(app)
-    return app
+    app.add_middleware(PreferMinimalMiddleware)
+    app.add_middleware(
+        CompressionMiddleware,
+        minimum_size=settings.gzip_min_bytes,
+        level=settings.gzip_level,
+        kept=app.state.rendered_graphs,
+    )
+    app.add_middleware(HeadAsGetMiddleware)
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+        )
 
 
 def install_exception_handlers(app: FastAPI) -> None:

@@ -1,4 +1,4 @@
-"""ASGI middleware: request body limit and JSON content type, enforced before routing."""
+"""ASGI middleware: request body limit and JSON content type, HEAD, and Prefer: return=minimal."""
 
 import asyncio
 import contextlib
@@ -110,3 +110,81 @@ def _replay(body: bytes, receive_more: Receive) -> Receive:
         return await receive_more()  # later calls wait for the client to disconnect
 
     return receive
+
+
+async def send_empty_body(message: Message, send: Send) -> None:
+    """Send a body message's end, empty; the chunks before it are dropped."""
+    if not message.get("more_body", False):
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class HeadAsGetMiddleware:
+    """HEAD is served by the GET route, without the body: same status and headers (RFC 9110 9.3.2).
+
+    Inside compression, so a HEAD names the Content-Length and ETag a GET would send.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                await send_empty_body(message, send)
+            else:
+                await send(message)
+
+        # The scope itself, not a copy: the access log outside reads the route matched in it.
+        scope["method"] = "GET"
+        try:
+            await self.app(scope, receive, send_without_body)
+        finally:
+            scope["method"] = "HEAD"
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PREFERENCE_APPLIED = (b"preference-applied", b"return=minimal")
+DROPPED_WITH_BODY = frozenset({b"content-type", b"content-length"})
+
+
+def prefers_minimal(scope: Scope) -> bool:
+    """Whether the request's `return` preference (RFC 7240 4.2) is `minimal`; every line counts."""
+    lines = [value for key, value in scope["headers"] if key == b"prefer"]
+    for preference in b",".join(lines).decode("latin-1").split(","):
+        name, _, value = preference.split(";", 1)[0].partition("=")
+        if name.strip().lower() == "return":
+            return value.strip().strip('"').lower() == "minimal"
+    return False
+
+
+class PreferMinimalMiddleware:
+    """`Prefer: return=minimal` on a write: a success answers 204, headers kept, no body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        if not prefers_minimal(scope):
+            await self.app(scope, receive, send)
+            return
+        minimal = False
+
+        async def send_minimal(message: Message) -> None:
+            nonlocal minimal
+            if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+                minimal = True
+                headers = [h for h in message["headers"] if h[0].lower() not in DROPPED_WITH_BODY]
+                message = {**message, "status": 204, "headers": [*headers, PREFERENCE_APPLIED]}
+            elif message["type"] == "http.response.body" and minimal:
+                await send_empty_body(message, send)
+                return
+            await send(message)
+
+        await self.app(scope, receive, send_minimal)

@@ -71,6 +71,43 @@ def array_limits(schema: dict[str, Any], settings: Settings) -> None:
         components[model]["properties"][field]["maxItems"] = limit
 
 
+WRITE_METHODS = ("post", "put", "patch", "delete")
+PREFER_PARAMETER = {
+    "name": "Prefer",
+    "in": "header",
+    "required": False,
+    "description": (
+        "`return=minimal` (RFC 7240): a success answers 204 without a body, with its `ETag`, "
+        "`Location` where a resource was created, and `Preference-Applied: return=minimal`. "
+        "`return=representation`, the default, answers the body."
+    ),
+    "schema": {"type": "string"},  # unknown preferences are ignored (RFC 7240 2)
+    "examples": {"minimal": {"summary": "Only the headers", "value": "return=minimal"}},
+}
+PREFERENCE_APPLIED_HEADER = {
+    "description": "`return=minimal` when that preference was applied.",
+    "schema": {"type": "string"},
+}
+
+
+def prefer_on_writes(schema: dict[str, Any]) -> None:
+    """Document `Prefer: return=minimal` on every write: the parameter and its 204 answer."""
+    for path_item in schema.get("paths", {}).values():
+        for method in WRITE_METHODS:
+            operation = path_item.get(method)
+            if operation is None:
+                continue
+            operation.setdefault("parameters", []).append(PREFER_PARAMETER)
+            responses = operation["responses"]
+            success = next(r for status, r in responses.items() if status.startswith("2"))
+            minimal = responses.setdefault(
+                "204", {"description": "Done; no body, as `Prefer: return=minimal` asked."}
+            )
+            headers = {**success.get("headers", {}), **minimal.get("headers", {})}
+            minimal["headers"] = {**headers, "Preference-Applied": PREFERENCE_APPLIED_HEADER}
+            operation["responses"] = dict(sorted(responses.items()))
+
+
 PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 HTTP_METHODS = ("get", "put", "post", "patch", "delete")
 
@@ -137,6 +174,7 @@ def install_openapi(app: FastAPI) -> None:
             body_errors_where_bodies_are_read(schema)
             array_limits(schema, app.state.settings)
             link_created_resources(schema)
+            prefer_on_writes(schema)
             if_match_required(schema, required=app.state.settings.require_if_match)
             app.openapi_schema = schema
         return app.openapi_schema

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     Table,
     Text,
+    all_,
     and_,
     any_,
     bindparam,
@@ -37,7 +38,7 @@ from sqlmodel import SQLModel
 from service.errors import NotDeletedError, NotFoundError, VersionMismatchError
 from service.graph.nodes.models import Node
 from service.pagination import Cursor, SortKey, split_page
-from service.preconditions import Precondition
+from service.preconditions import Precondition, precondition_params
 from service.sql import CompiledSql, compiled, json_object, json_text, table_of
 from service.workflows.models import Workflow
 
@@ -135,9 +136,10 @@ class OwnedTable:
 
 
 def version_matches(version: ColumnElement[int]) -> ColumnElement[bool]:
-    """The `versions` parameter allows `version` (NULL: any version)."""
+    """`versions` allows `version` (NULL: any version) and `refused_versions` does not name it."""
     versions = bindparam("versions", type_=ARRAY(Integer))
-    return or_(versions.is_(None), version == any_(versions))
+    refused = bindparam("refused_versions", type_=ARRAY(Integer))
+    return and_(or_(versions.is_(None), version == any_(versions)), version != all_(refused))
 
 
 @dataclass(frozen=True)
@@ -290,11 +292,10 @@ async def update_row(
     """
     values = {} if changes is None else changes.model_dump(exclude_unset=True)
     statement = update_statement(table, tuple(values), trash)
-    versions = None if precondition is None else precondition.sql_versions()
     updated = await fetch_versioned(
         connection,
         statement,
-        {**values, "row_id": row_id, "owner_id": owner_id, "versions": versions},
+        {**values, "row_id": row_id, "owner_id": owner_id, **precondition_params(precondition)},
     )
     if updated is None:
         deleted = trash is Trash.TAKE_OUT
@@ -374,12 +375,9 @@ async def purge_row(
     precondition: Precondition | None,
 ) -> None:
     """Delete the row for good (live or trashed); the database cascades to its dependents."""
-    versions = None if precondition is None else precondition.sql_versions()
     statement = purge_statement(table)
-    cursor = await connection.execute(
-        statement.text,
-        statement.params({"row_id": row_id, "owner_id": owner_id, "versions": versions}),
-    )
+    values = {"row_id": row_id, "owner_id": owner_id, **precondition_params(precondition)}
+    cursor = await connection.execute(statement.text, statement.params(values))
     if await cursor.fetchone() is None:
         raise await explain_row_refusal(connection, table, owner_id, row_id, deleted=None)
 

@@ -5,11 +5,14 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 
-from service.preconditions import etag
+from service.preconditions import Representation, etag
 
 ETAG_HEADER = {
     "ETag": {
-        "description": 'Strong entity tag: the workflow version, e.g. `"3"`.',
+        "description": (
+            'Strong entity tag of this representation of the version, e.g. `"3"` (JSON), '
+            '`"3-mermaid"`, `"3-gzip"` (compressed); If-Match accepts any of them.'
+        ),
         "schema": {"type": "string"},
     }
 }
@@ -48,9 +51,9 @@ def no_content(version: int | None = None) -> Response:
     return Response(status_code=204, headers=headers)
 
 
-def not_modified(version: int) -> Response:
+def not_modified(version: int, representation: Representation = Representation.JSON) -> Response:
     """304 for a matching If-None-Match."""
-    return Response(status_code=304, headers={"ETag": etag(version)})
+    return Response(status_code=304, headers={"ETag": etag(version, representation)})
 
 
 def page_response(request: Request, body: bytes, next_cursor: str | None) -> Response:

@@ -18,6 +18,7 @@ SETTINGS_ENV = (
     "JWT_PUBLIC_KEY",
     "PORT",
     "LOG_LEVEL",
+    "CORS_ALLOW_ORIGINS",
 )
 
 
@@ -139,3 +140,36 @@ def test_production_rs256_with_public_key_is_accepted() -> None:
     public_key = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----"
     loaded = production(jwt_algorithm="RS256", jwt_secret=None, jwt_public_key=public_key)
     assert loaded.jwt_public_key == public_key
+
+
+@pytest.mark.parametrize(
+    ("value", "origins"),
+    [
+        (
+            "https://editor.example, http://localhost:5173",
+            ["https://editor.example", "http://localhost:5173"],
+        ),
+        ('["http://127.0.0.1:5173"]', ["http://127.0.0.1:5173"]),
+        ("*", ["*"]),
+    ],
+)
+def test_cors_origins_are_a_comma_or_json_list(
+    monkeypatch: pytest.MonkeyPatch, value: str, origins: list[str]
+) -> None:
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", value)
+
+    assert settings().cors_allow_origins == origins
+
+
+def test_no_origin_is_allowed_by_default() -> None:
+    assert settings().cors_allow_origins == []
+
+
+@pytest.mark.parametrize("value", ["https://editor.example/", "editor.example", "http://a/b"])
+def test_an_origin_with_a_path_or_no_scheme_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", value)
+
+    with pytest.raises(ValidationError, match="is not an origin"):
+        settings()

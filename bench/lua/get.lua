@@ -1,7 +1,10 @@
--- GET a rotating list of paths (W1, W2, W6 and the large-graph reads); no state between requests.
+-- GET a rotating list of paths (W1, W2, W6, the large-graph reads, gzip ones); no state kept.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
 local headers = auth_headers()
+for name, value in pairs(params.headers or {}) do
+  headers[(name:gsub("_", "-"))] = value  -- Lua names: Accept_Encoding is Accept-Encoding
+end
 local position = 0
 
 function init(args)

@@ -45,7 +45,7 @@ from service.errors import (
 )
 from service.owned_rows import WORKFLOWS_TABLE, RowState, VersionedJson, version_matches
 from service.pagination import Cursor, SortKey, split_page
-from service.preconditions import Precondition
+from service.preconditions import Precondition, precondition_params
 from service.responses import render_json
 from service.sql import CompiledSql, compiled, json_object, json_text
 from service.workflows.repository import WORKFLOWS, bump_version, current_version
@@ -412,11 +412,10 @@ async def update_in_one_statement(
 ) -> VersionedJson:
     """Raise the version and write fields that need no merged validation, in one statement."""
     statement = bump_and_update_statement(table, tuple(sorted(record)))
-    versions = None if precondition is None else precondition.sql_versions()
     values = {
         "row_id": workflow_id,
         "owner_id": owner_id,
-        "versions": versions,
+        **precondition_params(precondition),
         "item_id": item_id,
         "workflow_id": workflow_id,
         "record": record,

@@ -41,7 +41,7 @@ from service.graph.models import (
 from service.graph.service import collector_paused
 from service.graph.validation import ValidationReport, build_report
 from service.json_body import JsonBodyRoute
-from service.preconditions import etag, none_match
+from service.preconditions import Representation, etag, none_match
 from service.responses import ETAG_HEADER, LOCATION_HEADER, json_response, not_modified, success
 from service.revisions.history import RevisionRequest, record_revision
 from service.revisions.models import RevisionCreate, RevisionOrigin
@@ -131,7 +131,8 @@ async def get_graph(
 ) -> Response:
     """The workflow, nodes and edges in one document (one SQL statement), or Mermaid text.
 
-    `Accept: text/vnd.mermaid` or `?format=mermaid` asks for Mermaid; both share the ETag.
+    `Accept: text/vnd.mermaid` or `?format=mermaid` asks for Mermaid, whose ETag has its own
+    suffix (`"3-mermaid"`); If-Match takes the tag of either.
     """
     if wants_mermaid(output_format, request.headers.get("accept")):
         return await mermaid_response(connection, user_id, workflow_id, if_none_match)
@@ -167,10 +168,10 @@ async def mermaid_response(
     stored = await graph.get_stored_graph(connection, user_id, workflow_id)
     if stored is None:
         raise workflow_not_found(workflow_id)
-    if none_match(if_none_match, stored.version):
-        return negotiated(not_modified(stored.version))
+    if none_match(if_none_match, stored.version, Representation.MERMAID):
+        return negotiated(not_modified(stored.version, Representation.MERMAID))
     text = render_mermaid(stored.name, stored.nodes, stored.edges)
-    headers = {"ETag": etag(stored.version)}
+    headers = {"ETag": etag(stored.version, Representation.MERMAID)}
     return negotiated(Response(text, media_type=MERMAID_MEDIA_TYPE, headers=headers))
 
 

@@ -46,7 +46,7 @@ from service.graph.routes import (
 )
 from service.json_body import JsonBodyRoute
 from service.pagination import Page, page_json
-from service.preconditions import none_match, revision_etag
+from service.preconditions import names_revision, revision_etag
 from service.responses import (
     ETAG_HEADER,
     LINK_HEADER,
@@ -240,7 +240,7 @@ async def get_revision(
     """
     mermaid = wants_mermaid(output_format, request.headers.get("accept"))
     found = await service.revision_document(connection, user_id, workflow_id, number)
-    if none_match(if_none_match, f"r{number}"):
+    if names_revision(if_none_match, number):
         return revision_not_modified(number, IMMUTABLE)
     if mermaid:
         return await mermaid_of(connection, workflow_id, number, IMMUTABLE)
@@ -399,7 +399,7 @@ async def get_published(
     version, number = found
     if number is None:
         raise service.not_published(workflow_id)
-    if none_match(if_none_match, f"r{number}"):
+    if names_revision(if_none_match, number):
         response = revision_not_modified(number, REVALIDATE)
     elif mermaid:
         response = await mermaid_of(connection, workflow_id, number, REVALIDATE)

@@ -77,8 +77,8 @@ async def test_mermaid_text_of_a_known_graph(
 
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == MERMAID
-    assert response.headers["etag"] == '"2"'
-    assert response.headers["vary"] == "Accept"
+    assert response.headers["etag"] == '"2-mermaid"'
+    assert response.headers["vary"] == "Accept, Accept-Encoding"
     assert response.text == EXPECTED
 
 
@@ -102,14 +102,18 @@ async def test_json_unless_mermaid_is_preferred(
     assert len(response.json()["nodes"]) == 4
 
 
-async def test_mermaid_honours_if_none_match(client: httpx.AsyncClient) -> None:
+async def test_mermaid_honours_if_none_match_for_its_own_tag(client: httpx.AsyncClient) -> None:
     workflow = await digest_workflow(client)
 
-    response = await client.get(
-        graph_url(workflow), params={"format": "mermaid"}, headers={"If-None-Match": '"2"'}
-    )
+    async def mermaid_holding(tag: str) -> httpx.Response:
+        params = {"format": "mermaid"}
+        return await client.get(graph_url(workflow), params=params, headers={"If-None-Match": tag})
 
-    assert (response.status_code, response.headers["etag"]) == (304, '"2"')
+    held = await mermaid_holding('"2-mermaid"')
+    json_tag = await mermaid_holding('"2"')
+
+    assert (held.status_code, held.headers["etag"]) == (304, '"2-mermaid"')
+    assert (json_tag.status_code, json_tag.headers["etag"]) == (200, '"2-mermaid"')
 
 
 async def test_unacceptable_and_unknown_formats_are_refused(client: httpx.AsyncClient) -> None:

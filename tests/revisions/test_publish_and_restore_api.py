@@ -280,7 +280,8 @@ async def test_concurrent_publishes_with_one_tag_have_one_winner(client: httpx.A
 async def client_of(settings: Settings, **changes: object) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app with these settings changed, as a fresh user."""
     app = create_app(settings.model_copy(update=changes))
-    headers = {"Authorization": f"Bearer {issue_token(settings, uuid.uuid4())}"}
+    token = issue_token(settings, uuid.uuid4())
+    headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
