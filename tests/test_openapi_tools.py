@@ -47,7 +47,7 @@ def test_spectral_oas_finds_no_problem() -> None:
 
 # A client generated from openapi.json narrows node bodies on node_type and problems on code.
 TYPED_CLIENT = """
-import type { components } from "./api";
+import type { components, operations } from "./api";
 
 type Schemas = components["schemas"];
 type NodeIn = Schemas["NodeBatchCreate"]["nodes"][number];
@@ -82,15 +82,35 @@ export function describe(node: NodeIn | GraphNode): string {
   }
 }
 
-type Refused = Schemas["ValidationProblem"] | Schemas["GraphTooLargeProblem"];
+// @ts-expect-error: a tool node without tool_id is not a node body
+export const toolWithoutId: NodeIn = { name: "Fetch", node_type: "tool" };
 
-export function firstCode(problem: Refused): string {
-  if (problem.code === "VALIDATION_ERROR") {
-    const item = problem.errors[0];
-    return `${item.code} ${item.pointer ?? item.parameter ?? ""}`;
+// @ts-expect-error: a trigger's trigger_type is one of four
+export const badTrigger: NodeIn = {
+  name: "Go", node_type: "trigger", config: { trigger_type: "x" },
+};
+
+type CreateNodeRefused =
+  operations["create_node"]["responses"][422]["content"]["application/problem+json"];
+
+// Exhaustive without a default: the 422 answer is a union discriminated by code.
+export function itemCodes(problem: CreateNodeRefused): Schemas["ItemCode"][] {
+  switch (problem.code) {
+    case "VALIDATION_ERROR":
+      return problem.errors.map((item) => item.code);
+    case "GRAPH_TOO_LARGE":
+      return [];
   }
-  const code: "GRAPH_TOO_LARGE" = problem.code;
-  return code;
+}
+
+export const selfLoop: Schemas["ItemCode"] = "SELF_LOOP";
+export const noTrigger: Schemas["IssueCode"] = "NO_TRIGGER";
+// @ts-expect-error: item codes are an enumeration, not any string
+export const unknownCode: Schemas["ItemCode"] = "SOMETHING_ELSE";
+
+export function issueCodes(problem: Schemas["ValidationFailedProblem"]): string[] {
+  const code: "VALIDATION_FAILED" = problem.code;
+  return [code, ...problem.issues.map((issue) => issue.code)];
 }
 """
 
