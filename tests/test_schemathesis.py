@@ -1,6 +1,7 @@
 """Schemathesis against a live server: every check, every operation, plus stateful runs.
 
-Seeded and bounded so it fits CI; expectations that cannot know the protocol are widened
+Run with several fixed seeds (each a different sample of the input space, each reproducible)
+and bounded so it fits CI; expectations that cannot know the protocol are widened
 in schemathesis.toml (with the reason next to each), never switched off.
 """
 
@@ -9,16 +10,19 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
 from service.auth import issue_token
 from service.config import Settings
 from tests.live_server import PROJECT_ROOT, live_server
 
 MAX_EXAMPLES = 40
-SEED = 20261126
+SEEDS = (20261126, 20261203, 4713)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
 def test_schemathesis_finds_no_failures(
-    settings: Settings, database_url: str, tmp_path: Path
+    settings: Settings, database_url: str, tmp_path: Path, seed: int
 ) -> None:
     secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else ""
     env = {"DATABASE_URL": database_url, "JWT_SECRET": secret, "ENVIRONMENT": "test"}
@@ -32,7 +36,7 @@ def test_schemathesis_finds_no_failures(
             "--checks", "all",
             "--phases", "examples,coverage,fuzzing,stateful",
             "--max-examples", str(MAX_EXAMPLES),
-            "--seed", str(SEED),
+            "--seed", str(seed),
             "--workers", "1",
             "--header", f"Authorization: Bearer {token}",
             "--generation-database", "none",
