@@ -11,6 +11,7 @@ from service.config_documents import RetryConfig, WorkflowConfig
 from service.graph.edges.models import EdgeCreate
 from service.graph.nodes.models import NodeCreate
 from tests.factories import create_node, create_workflow, expect, if_match, workflow_url
+from tests.graph.test_graph_api import edge, node, put_graph
 
 NOT_INTEGERS = [1.5, "1", True, float("inf")]
 
@@ -57,3 +58,35 @@ async def test_the_api_refuses_fractional_integers(client: httpx.AsyncClient) ->
         workflow_url(workflow, "nodes"), json=body, headers=if_match(workflow)
     )
     assert expect(response, 422).json()["errors"][0]["pointer"] == "/timeout_seconds"
+
+
+async def test_graph_saves_and_batches_take_whole_number_floats(client: httpx.AsyncClient) -> None:
+    start = node("Start", "trigger", timeout_seconds=60.0)
+    merge = node("Merge", "aggregator", retry_config={"max_retries": 1.0})
+    workflow = await create_workflow(client, config={"max_concurrent_nodes": 4.0})
+    assert workflow["config"]["max_concurrent_nodes"] == 4
+    saved = await put_graph(client, workflow, [start, merge], [edge(start, merge, priority=2.0)])
+    graph = saved.json()
+    assert [n["timeout_seconds"] for n in graph["nodes"] if n["name"] == "Start"] == [60]
+    assert [e["priority"] for e in graph["edges"]] == [2]
+    batch = {"nodes": [{"name": "n", "node_type": "adapter", "timeout_seconds": 30.0}]}
+    response = await client.post(
+        workflow_url(workflow, "nodes", "batch"), json=batch, headers=if_match(workflow)
+    )
+    assert expect(response, 201).json()["items"][0]["timeout_seconds"] == 30
+
+
+async def test_graph_saves_and_batches_refuse_fractional_integers(
+    client: httpx.AsyncClient,
+) -> None:
+    workflow = await create_workflow(client)
+    start = node("Start", "trigger", timeout_seconds=60.5)
+    refused = await put_graph(client, workflow, [start], [], status=422)
+    [item] = refused.json()["errors"]
+    assert (item["code"], item["pointer"]) == ("INVALID_VALUE", "/nodes/0/timeout_seconds")
+    batch = {"nodes": [{"name": "n", "node_type": "adapter", "timeout_seconds": True}]}
+    response = await client.post(
+        workflow_url(workflow, "nodes", "batch"), json=batch, headers=if_match(workflow)
+    )
+    [item] = expect(response, 422).json()["errors"]
+    assert (item["code"], item["pointer"]) == ("INVALID_VALUE", "/nodes/0/timeout_seconds")
