@@ -100,6 +100,18 @@ def test_item_errors_and_validation_issues_have_enumerated_codes() -> None:
     assert {"NO_TRIGGER", "UNREACHABLE_NODE"} <= set(schemas["IssueCode"]["enum"])
 
 
+def test_edge_conditions_are_an_enumeration() -> None:
+    schemas = json.loads(COMMITTED.read_text())["components"]["schemas"]
+    for model in ("EdgeCreate", "EdgeUpdate", "GraphEdgeIn"):
+        [condition] = [
+            branch
+            for branch in schemas[model]["properties"]["condition"]["anyOf"]
+            if branch.get("type") == "object"
+        ]
+        kinds = condition["properties"]["type"]["enum"]
+        assert kinds == ["always", "on_success", "on_failure", "expression"], model
+
+
 def test_the_document_describes_itself() -> None:
     document = json.loads(COMMITTED.read_text())
     info = document["info"]
