@@ -10,12 +10,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from service.config import Settings
@@ -307,3 +309,174 @@ def test_missing_embedded_package_surfaces_when_resolving_the_database(
     settings = Settings(_env_file=None, database_url=None, embedded_data_dir=tmp_path / "pg")  # type: ignore[call-arg]
     with pytest.raises(EmbeddedPostgresMissingError, match="DATABASE_URL"):
         resolve_database_url(settings)
+
+
+def token_subject(token: str) -> str:
+    """The `sub` claim of a token (its signature is the service's business)."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return str(claims["sub"])
+
+
+def command_output(
+    env: dict[str, str], *arguments: str, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m service ARGUMENTS` to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "service", *arguments],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=READY_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+
+def test_the_token_command_names_the_same_local_user_every_time(workdir: Path) -> None:
+    env = service_env(EMBEDDED_DATA_DIR=str(workdir / "pg"))
+
+    first = command_output(env, "token", cwd=workdir)
+    second = command_output(env, "token", cwd=workdir)
+
+    assert first.returncode == second.returncode == 0, first.stderr
+    local_user = (workdir / "local-user-id").read_text().strip()
+    assert token_subject(first.stdout.strip()) == local_user
+    assert token_subject(second.stdout.strip()) == local_user
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        pytest.param({"PORT": "70000"}, "PORT=", id="out-of-range"),
+        pytest.param({"LOG_FORMAT": "yaml"}, "LOG_FORMAT=", id="unknown-choice"),
+        pytest.param({"ENVIRONMENT": "production"}, "JWT_SECRET", id="refused-production"),
+    ],
+)
+def test_a_refused_setting_is_one_line_and_exit_status_2(
+    workdir: Path, variables: dict[str, str], named: str
+) -> None:
+    finished = command_output(service_env(**variables), cwd=workdir)
+
+    assert finished.returncode == 2
+    assert finished.stdout == ""
+    lines = finished.stderr.strip().splitlines()
+    assert len(lines) == 1, finished.stderr
+    assert lines[0].startswith("configuration error: ")
+    assert named in lines[0]
+    assert "environment or in .env" in lines[0]
+
+
+@dataclass
+class TerminalRun:
+    """`python -m service` with its stdout and stderr on a pseudo-terminal."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    received: bytearray = field(default_factory=bytearray)
+
+    def read_until(self, text: str, seconds: float) -> str:
+        """What the terminal showed, once it shows `text` (or fail with what it showed)."""
+        deadline = time.monotonic() + seconds
+        while text not in self.text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert text in self.text(), self.text()
+        return self.text()
+
+    def text(self) -> str:
+        """Everything the terminal showed so far, with terminal line ends."""
+        return self.received.decode(errors="replace").replace("\r\n", "\n")
+
+
+@contextlib.contextmanager
+def running_on_a_terminal(workdir: Path, env: dict[str, str]) -> Iterator[TerminalRun]:
+    """A `python -m service` writing to a pty, as under a person's shell."""
+    controller, terminal = os.openpty()
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    run = TerminalRun(process, port)
+
+    def pump() -> None:
+        with contextlib.suppress(OSError):  # EIO once the process has closed the terminal
+            while chunk := os.read(controller, 4096):
+                run.received.extend(chunk)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        yield run
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=EXIT_TIMEOUT_SECONDS)
+        reader.join(timeout=5)
+        os.close(controller)
+
+
+@needs_embedded
+def test_a_terminal_gets_a_banner_readable_logs_and_no_embedded_chatter(workdir: Path) -> None:
+    data_dir = workdir / "pg"
+    env = service_env(EMBEDDED_DATA_DIR=str(data_dir), XDG_RUNTIME_DIR=str(workdir / "none"))
+    with running_on_a_terminal(workdir, env) as run:
+        shown = run.read_until("Application startup complete", READY_TIMEOUT_SECONDS)
+        base_url = f"http://127.0.0.1:{run.port}"
+        lines = shown.splitlines()
+        for address in (f"{base_url}/api/v1", f"{base_url}/docs", f"{base_url}/redoc"):
+            assert address in shown
+        assert str(data_dir.resolve()) in shown
+        tokens = [line for line in lines if re.fullmatch(r"[\w-]+\.[\w-]+\.[\w-]+", line)]
+        assert len(tokens) == 1, shown  # the token on a line of its own
+        assert token_subject(tokens[0]) == (workdir / "local-user-id").read_text().strip()
+        assert "TOKEN=$(make -s token)" in shown
+        assert not [line for line in lines if line.startswith("{")], shown  # no JSON
+        for chatter in ("initdb", "pg_ctl", "Running commandline", "RuntimeDirWarning"):
+            assert chatter not in shown
+        me = httpx.get(f"{base_url}/api/v1/me", headers=bearer(tokens[0]), timeout=10)
+        assert me.status_code == 200, me.text
+
+        run.process.send_signal(signal.SIGINT)
+        run.process.wait(timeout=EXIT_TIMEOUT_SECONDS)
+    assert postmaster_pid(data_dir) is None
+
+
+def postmasters_on(data_dir: Path) -> list[int]:
+    """PIDs of live postgres processes whose command line names `data_dir`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            names_it = b"postgres" in command[0] and str(data_dir).encode() in command
+            if names_it and is_running(int(entry.name)):
+                found.append(int(entry.name))
+    return found
+
+
+@needs_embedded
+def test_after_a_sigkill_the_next_start_adopts_postgres_and_ctrl_c_stops_it(
+    workdir: Path,
+) -> None:
+    data_dir = workdir / "pg"
+    env = service_env(EMBEDDED_DATA_DIR=str(data_dir))
+    with running_service(workdir, env) as crashed:
+        assert crashed.process is not None
+        crashed.process.kill()
+        crashed.process.wait(timeout=EXIT_TIMEOUT_SECONDS)
+    assert postmasters_on(data_dir.resolve())  # left running, its dead client still listed
+
+    with running_service(workdir, env) as restarted:
+        token = printed_token(restarted.output())
+        me = httpx.get(f"{restarted.base_url}/api/v1/me", headers=bearer(token), timeout=10)
+        assert me.status_code == 200, me.text
+        restarted.stop(signal.SIGINT)
+
+    assert postmaster_pid(data_dir) is None
+    assert postmasters_on(data_dir.resolve()) == []
