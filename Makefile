@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: run token test lint typecheck pytest openapi sync sync-run bench wrk chromium clean
+.PHONY: run token migrate test lint typecheck pytest openapi sync sync-run bench wrk chromium clean
 
 .tools/bin/uv:
 	@$(PYTHON) -m venv .tools
@@ -20,6 +20,9 @@ sync-run: $(filter .tools/bin/uv,$(UV))
 
 run: sync-run  ## Serve on http://127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set)
 	$(UV) run --no-sync python -m service $(ARGS)
+
+migrate: sync-run  ## Apply the migrations to DATABASE_URL (the embedded server migrates itself)
+	$(UV) run --no-sync alembic upgrade head
 
 token: sync-run  ## Print a bearer token (the local user's on the embedded default): TOKEN=$$(make -s token)
 	@$(UV) run --no-sync python -m service token $(ARGS)
