@@ -317,12 +317,12 @@ def token_subject(token: str) -> str:
     return str(claims["sub"])
 
 
-def command_output(
-    env: dict[str, str], *arguments: str, cwd: Path
+def finished_command(
+    command: list[str], env: dict[str, str], cwd: Path
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m service ARGUMENTS` to its end."""
+    """Run `command` to its end, its output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "service", *arguments],
+        command,
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -330,6 +330,13 @@ def command_output(
         timeout=READY_TIMEOUT_SECONDS,
         check=False,
     )
+
+
+def command_output(
+    env: dict[str, str], *arguments: str, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m service ARGUMENTS` to its end."""
+    return finished_command([sys.executable, "-m", "service", *arguments], env, cwd)
 
 
 def test_the_token_command_names_the_same_local_user_every_time(workdir: Path) -> None:
@@ -480,3 +487,24 @@ def test_after_a_sigkill_the_next_start_adopts_postgres_and_ctrl_c_stops_it(
 
     assert postmaster_pid(data_dir) is None
     assert postmasters_on(data_dir.resolve()) == []
+
+
+def test_make_token_prints_only_the_local_users_token(workdir: Path) -> None:
+    """`TOKEN=$(make -s token)`, as the README says, right after `make run`."""
+    env = service_env(EMBEDDED_DATA_DIR=str(workdir / "pg"))
+
+    finished = finished_command(["make", "-s", "token"], env, PROJECT_ROOT)
+
+    assert finished.returncode == 0, finished.stderr
+    local_user = (workdir / "local-user-id").read_text().strip()
+    assert token_subject(finished.stdout.strip()) == local_user
+    assert len(finished.stdout.strip().splitlines()) == 1
+
+
+def test_make_run_installs_no_dev_tools() -> None:
+    planned = subprocess.run(
+        ["make", "-n", "run"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+
+    assert "sync --frozen --no-dev --group embedded" in planned
+    assert "run --no-sync python -m service" in planned  # a plain `uv run` syncs the dev group
