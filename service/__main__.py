@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from service.config import get_settings, settings_problems
 
+USER_HELP = "user UUID (default: the local user on the embedded default, else a new one)"
 CONFIGURATION_ERROR = 2  # the exit status of a usage error, as argparse uses
 
 
@@ -17,7 +18,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command")
     serve = commands.add_parser("serve", help="run the HTTP server (the default)")
     token = commands.add_parser("token", help="print a bearer token for a user")
-    token.add_argument("--user", type=uuid.UUID, default=None, help="user UUID (default: the local user of the embedded default, else a new one)")
+    token.add_argument("--user", type=uuid.UUID, default=None, help=USER_HELP)
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
     for target in (parser, serve):
         target.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
