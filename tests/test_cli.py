@@ -2,6 +2,7 @@
 
 import contextlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -20,9 +21,15 @@ import httpx
 import jwt
 import pytest
 
+from service.cli import BANNER_TOKEN_SECONDS, banner
 from service.config import Settings
 from service.db import resolve_database_url
-from service.embedded import EmbeddedPostgresMissingError, start_embedded_postgres
+from service.embedded import (
+    HANDLE_PIDS_FILE,
+    EmbeddedPostgresMissingError,
+    forget_dead_handles,
+    start_embedded_postgres,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_SECONDS = 90
@@ -508,3 +515,40 @@ def test_make_run_installs_no_dev_tools() -> None:
 
     assert "sync --frozen --no-dev --group embedded" in planned
     assert "run --no-sync python -m service" in planned  # a plain `uv run` syncs the dev group
+
+
+def test_dead_processes_are_dropped_from_the_embedded_servers_handle_list(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    handles = tmp_path / HANDLE_PIDS_FILE
+    handles.write_text(json.dumps([os.getpid(), dead.pid]))
+
+    forget_dead_handles(tmp_path)
+
+    assert json.loads(handles.read_text()) == [os.getpid()]
+
+
+def test_a_missing_handle_list_is_left_missing(tmp_path: Path) -> None:
+    forget_dead_handles(tmp_path)
+
+    assert not (tmp_path / HANDLE_PIDS_FILE).exists()
+
+
+def test_the_banner_names_the_addresses_and_the_local_users_token(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        embedded_data_dir=tmp_path / "pg",
+        jwt_secret="banner-test-secret-" + "x" * 32,  # type: ignore[arg-type]
+    )
+
+    shown = banner(settings, "http://127.0.0.1:8000", embedded=True).splitlines()
+
+    assert "  Swagger UI  http://127.0.0.1:8000/docs" in shown
+    assert "  ReDoc       http://127.0.0.1:8000/redoc" in shown
+    assert f"  Data        {(tmp_path / 'pg').resolve()}" in shown
+    local_user = (tmp_path / "local-user-id").read_text().strip()
+    tokens = [line for line in shown if line.startswith("eyJ")]
+    assert len(tokens) == 1
+    claims = jwt.decode(tokens[0], "banner-test-secret-" + "x" * 32, algorithms=["HS256"])
+    assert claims["sub"] == local_user
+    assert claims["exp"] - claims["iat"] == BANNER_TOKEN_SECONDS
