@@ -5,17 +5,27 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest openapi sync bench wrk chromium clean
+.PHONY: run token migrate test lint typecheck pytest openapi sync sync-run bench wrk chromium clean
 
 .tools/bin/uv:
-	$(PYTHON) -m venv .tools
-	.tools/bin/pip install --quiet --disable-pip-version-check uv
+	@$(PYTHON) -m venv .tools
+	@.tools/bin/pip install --quiet --disable-pip-version-check uv
 
-sync: $(filter .tools/bin/uv,$(UV))
+sync: $(filter .tools/bin/uv,$(UV))  ## Everything: the service, the embedded PostgreSQL, the dev tools
 	$(UV) sync --frozen
 
-run: sync  ## Serve on http://127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set)
-	$(UV) run python -m service $(ARGS)
+# What running needs: no dev tools; --inexact keeps them when `make test` installed them.
+sync-run: $(filter .tools/bin/uv,$(UV))
+	@$(UV) sync --frozen --no-dev --group embedded --inexact --quiet
+
+run: sync-run  ## Serve on http://127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set)
+	$(UV) run --no-sync python -m service $(ARGS)
+
+migrate: sync-run  ## Apply the migrations to DATABASE_URL (the embedded server migrates itself)
+	$(UV) run --no-sync alembic upgrade head
+
+token: sync-run  ## Print a bearer token (the local user's on the embedded default): TOKEN=$$(make -s token)
+	@$(UV) run --no-sync python -m service token $(ARGS)
 
 test: lint typecheck pytest  ## Lint, type-check, and run the whole suite with coverage
 

@@ -14,9 +14,11 @@ from alembic import command
 from service.auth import issue_token
 from service.config import Settings, get_settings
 from service.db import alembic_config, resolve_database_url
-from service.observability import logging_config, reset_multiprocess_metrics
+from service.observability import log_format, logging_config, reset_multiprocess_metrics
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
+BANNER_TOKEN_SECONDS = 86400
+LOCAL_USER_FILE = "local-user-id"
 logger = logging.getLogger("service")
 
 
@@ -28,6 +30,15 @@ def local_secret(settings: Settings) -> str:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def local_user_id(settings: Settings) -> uuid.UUID:
+    """The one user of a local embedded setup, kept beside its data so tokens outlive restarts."""
+    path = settings.embedded_data_dir.parent / LOCAL_USER_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{uuid.uuid4()}\n")
+    return uuid.UUID(path.read_text().strip())
 
 
 def prepare_embedded(settings: Settings) -> Settings:
@@ -42,13 +53,42 @@ def prepare_embedded(settings: Settings) -> Settings:
 
 
 def print_token(settings: Settings, user_id: uuid.UUID | None, ttl: int | None) -> int:
-    """Print a bearer token signed with the configured (or local) secret."""
-    if settings.jwt_secret is None and settings.database_url is None:
+    """Print a bearer token signed with the configured (or local) secret.
+
+    Without --user it names the local user on the embedded default, a new user otherwise.
+    """
+    embedded = settings.database_url is None
+    if settings.jwt_secret is None and embedded:
         os.environ["JWT_SECRET"] = local_secret(settings)
         get_settings.cache_clear()
         settings = get_settings()
-    print(issue_token(settings, user_id or uuid.uuid4(), ttl))
+    default_user = local_user_id(settings) if embedded else uuid.uuid4()
+    print(issue_token(settings, user_id or default_user, ttl))
     return 0
+
+
+def banner(settings: Settings, base_url: str, *, embedded: bool) -> str:
+    """What a person at a terminal needs first: the addresses and, locally, a token."""
+    lines = [
+        "workflow-service is running",
+        f"  API         {base_url}/api/v1",
+        f"  Swagger UI  {base_url}/docs",
+        f"  ReDoc       {base_url}/redoc",
+    ]
+    if embedded:
+        token = issue_token(settings, local_user_id(settings), BANNER_TOKEN_SECONDS)
+        lines += [
+            f"  Data        {Path(settings.embedded_data_dir).resolve()}",
+            "",
+            "Bearer token of your local user (1 day; `make token` prints another):",
+            "",
+            token,
+            "",
+            "Paste it into Swagger UI's Authorize button, or in a shell:",
+            "  TOKEN=$(make -s token)",
+            f'  curl -H "Authorization: Bearer $TOKEN" {base_url}/api/v1/me',
+        ]
+    return "\n".join([*lines, ""])
 
 
 def serve(settings: Settings, *, host: str | None, port: int | None, workers: int | None) -> int:
@@ -61,11 +101,16 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
         settings = prepare_embedded(settings)
     host = host or settings.host
     port = port or settings.port
-    logger.info("workflow-service listening on http://%s:%s", host, port)
-    logger.info("Swagger UI: http://%s:%s/docs", host, port)
-    if embedded:
-        logger.info("Embedded PostgreSQL data: %s", Path(settings.embedded_data_dir).resolve())
-        logger.info("Bearer token (1 day): %s", issue_token(settings, uuid.uuid4(), 86400))
+    base_url = f"http://{host}:{port}"
+    if log_format(settings) == "text":
+        print(banner(settings, base_url, embedded=embedded), flush=True)
+    else:
+        logger.info("workflow-service listening on %s", base_url)
+        logger.info("Swagger UI: %s/docs, ReDoc: %s/redoc", base_url, base_url)
+        if embedded:
+            logger.info("Embedded PostgreSQL data: %s", Path(settings.embedded_data_dir).resolve())
+            token = issue_token(settings, local_user_id(settings), BANNER_TOKEN_SECONDS)
+            logger.info("Bearer token (1 day): %s", token)
     # uvicorn re-raises SIGTERM after its graceful shutdown; exiting through SystemExit instead
     # lets the atexit handler stop the embedded PostgreSQL (as `docker stop` expects).
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))

