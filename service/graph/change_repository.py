@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from psycopg import AsyncConnection
-from sqlalchemy import Text, Uuid, any_, bindparam, delete, func, select, tuple_
+from sqlalchemy import Text, Uuid, any_, bindparam, delete, exists, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as upsert
 
@@ -18,7 +18,10 @@ from service.graph.edges.repository import EDGES, NAMED_NODES, OTHER_EDGES, Stor
 from service.graph.items_repository import GraphTable, count_items
 from service.graph.models import GraphChangeSet
 from service.graph.nodes.repository import NODES
+from service.owned_rows import WORKFLOWS_TABLE, RowState, version_matches
+from service.preconditions import Precondition, precondition_params
 from service.sql import CompiledSql, compiled, json_object, on_update_values
+from service.workflows.repository import WORKFLOWS
 
 
 def of_workflow(table: GraphTable) -> Any:
@@ -175,3 +178,72 @@ async def apply_plan(
     ]
     written_edges = await write_items(connection, EDGES, workflow_id, edge_records)
     return written_nodes, written_edges
+
+
+@cache
+def move_statement(fields: tuple[str, ...]) -> CompiledSql:
+    """Raise the version (If-Match checked) and write `fields` of the named nodes, at once.
+
+    Only when every named node is in the workflow and one of them changes; else nothing is
+    written and the version is NULL. The workflow row is locked first, as by every write.
+    """
+    workflows, items = WORKFLOWS_TABLE, NODES.table
+    records = NODES.records("records", ("id", *fields), many=True)
+    stored_row = tuple_(*(items.c[name] for name in fields))
+    changes = stored_row.is_distinct_from(tuple_(*(records.c[name] for name in fields)))
+    named = (items.c.workflow_id == workflows.c.id) & items.c.id.in_(select(records.c.id))
+    found = select(func.count()).select_from(items).where(named).scalar_subquery()
+    differs = exists().where(
+        items.c.workflow_id == workflows.c.id, items.c.id == records.c.id, changes
+    )
+    bumped = (
+        update(workflows)
+        .values(version=workflows.c.version + 1)
+        .where(
+            WORKFLOWS.where(RowState.LIVE),
+            version_matches(workflows.c.version),
+            found == bindparam("count"),
+            differs,
+        )
+        .returning(workflows.c.version)
+        .cte("bumped")
+    )
+    moved = (
+        update(items)
+        .values({name: records.c[name] for name in fields})
+        .where(
+            items.c.id == records.c.id,
+            items.c.workflow_id == bindparam("workflow_id"),
+            bumped.c.version.is_not(None),
+            changes,
+        )
+        .returning(items.c.id)
+        .cte("moved")
+    )
+    moved_count = select(func.count()).select_from(moved).scalar_subquery()
+    return compiled(select(select(bumped.c.version).scalar_subquery(), moved_count))
+
+
+async def move_nodes(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+    records: list[dict[str, Any]],
+) -> tuple[int, int] | None:
+    """Write the same fields of many nodes with the version step; (version, changed) or None.
+
+    None when nothing was written: a stale If-Match, an unknown node, or no change.
+    """
+    fields = tuple(sorted(records[0].keys() - {"id"}))
+    values = {
+        "row_id": workflow_id,
+        "owner_id": owner_id,
+        **precondition_params(precondition),
+        "workflow_id": workflow_id,
+        "records": records,
+        "count": len(records),
+    }
+    found = await rows(connection, move_statement(fields), values)
+    version, changed = found[0]
+    return None if version is None else (int(version), int(changed))

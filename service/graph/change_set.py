@@ -343,3 +343,22 @@ def _counts(plan: ChangePlan, written: set[str], deleted: int) -> ChangeCounts:
     """What the change set created, changed and deleted of one kind."""
     created = len(written & plan.created_places.keys())
     return ChangeCounts(created=created, updated=len(written) - created, deleted=deleted)
+
+
+def moves_only(change_set: GraphChangeSet) -> list[dict[str, Any]] | None:
+    """A change set of updates naming the same fields, all valid alone: their JSON records.
+
+    An editor's drag sends this: many nodes, new positions. None for any other change set.
+    """
+    nodes, edges = change_set.nodes, change_set.edges
+    if nodes.create or nodes.delete or edges.create or edges.update or edges.delete:
+        return None
+    records = [change.model_dump(mode="json", exclude_unset=True) for change in nodes.update]
+    fields = records[0].keys() if records else set()
+    if not fields - {"id"} or not fields - {"id"} <= SELF_CONTAINED_FIELDS:
+        return None
+    if any(record.keys() != fields for record in records):
+        return None
+    if len({record["id"] for record in records}) != len(records):
+        return None  # the general path names the repeated ids
+    return records

@@ -122,8 +122,16 @@ async def apply_change_set(
 
     The row lock comes first, so nothing the checks read can change before the writes; a
     change set that writes nothing (an empty one, or values equal to the stored) keeps the
-    version.
+    version. A drag (the same fields of many nodes, valid alone) is one statement.
     """
+    moves = change_set.moves_only(changes)
+    if moves is not None:
+        moved = await change_repository.move_nodes(
+            connection, owner_id, workflow_id, precondition, moves
+        )
+        if moved is not None:  # else nothing was written: the general path says why
+            counts = ChangeCounts(created=0, updated=moved[1], deleted=0)
+            return AppliedChanges(moved[0], GraphChanges(nodes=counts, edges=NO_CHANGES.edges))
     version = await workflows.lock_workflow(connection, owner_id, workflow_id)
     if precondition is not None and not precondition.matches(version):
         raise VersionMismatchError(version)

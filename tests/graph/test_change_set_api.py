@@ -321,3 +321,66 @@ async def test_get_graph_names_the_patch_it_accepts(client: httpx.AsyncClient) -
     workflow, _nodes, _edges = await seeded(client)
 
     assert (await stored(client, workflow)).headers["accept-patch"] == "application/json"
+
+
+async def test_a_drag_moves_every_node_in_one_version_step(client: httpx.AsyncClient) -> None:
+    workflow, nodes, _edges = await seeded(client)
+    before = (await stored(client, workflow)).json()
+    moves = [{"id": n["id"], "position_x": 5.5 * i, "position_y": i} for i, n in enumerate(nodes)]
+
+    response = expect(await patch_graph(client, workflow, {"nodes": {"update": moves}}), 200)
+
+    assert version_of(response) == workflow["version"] + 1
+    assert response.json()["changes"]["nodes"] == {"created": 0, "updated": 3, "deleted": 0}
+    positions = {n["id"]: (n["position_x"], n["position_y"]) for n in response.json()["nodes"]}
+    assert positions == {m["id"]: (m["position_x"], m["position_y"]) for m in moves}
+    untouched = by_id(before["nodes"])[nodes[0]["id"]]
+    assert by_id(response.json()["nodes"])[nodes[0]["id"]]["updated_at"] == untouched["updated_at"]
+
+
+async def test_a_drag_to_where_the_nodes_are_keeps_the_version(client: httpx.AsyncClient) -> None:
+    workflow, nodes, _edges = await seeded(client)
+    moves = [{"id": n["id"], "position_x": 0, "position_y": 0} for n in nodes]
+
+    response = expect(await patch_graph(client, workflow, {"nodes": {"update": moves}}), 200)
+
+    assert version_of(response) == workflow["version"]
+    assert response.json()["changes"]["nodes"]["updated"] == 0
+
+
+@pytest.mark.parametrize(
+    ("moves", "expected"),
+    [
+        ("repeated", [("DUPLICATE_ID", "/nodes/update/1/id")]),
+        ("unknown", [("ITEM_NOT_FOUND", "/nodes/update/1/id")]),
+    ],
+)
+async def test_a_drag_with_a_bad_node_moves_none(
+    client: httpx.AsyncClient, moves: str, expected: list[tuple[str, str]]
+) -> None:
+    workflow, (a, _b, _c, _d), _edges = await seeded(client)
+    before = (await stored(client, workflow)).content
+    other = a["id"] if moves == "repeated" else str(uuid.uuid4())
+    change_set = {
+        "nodes": {
+            "update": [
+                {"id": a["id"], "position_x": 7, "position_y": 7},
+                {"id": other, "position_x": 8, "position_y": 8},
+            ]
+        }
+    }
+
+    response = await patch_graph(client, workflow, change_set)
+
+    assert problems_of(response) == expected
+    await assert_nothing_changed(client, workflow, before)
+
+
+async def test_a_drag_with_a_stale_if_match_moves_none(client: httpx.AsyncClient) -> None:
+    workflow, (a, _b, _c, _d), _edges = await seeded(client)
+    stale = {**workflow, "version": workflow["version"] - 1}
+    change_set = {"nodes": {"update": [{"id": a["id"], "position_x": 7, "position_y": 7}]}}
+
+    response = await patch_graph(client, stale, change_set, Prefer="return=minimal")
+
+    assert expect(response, 412).headers["etag"] == f'"{workflow["version"]}"'
