@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from service.errors import ItemCode, ValidationError, json_pointer
@@ -16,6 +17,7 @@ from service.graph.edges.repository import EDGES, StoredEdge, refuse_cycle
 from service.graph.items_repository import refuse_growth
 from service.graph.models import (
     ChangeCounts,
+    ChangeSetNodeUpdate,
     GraphChanges,
     GraphChangeSet,
     GraphEdgeIn,
@@ -34,6 +36,8 @@ from service.graph.rules import (
     problem,
     reference_problems,
 )
+
+UPDATES_ADAPTER = TypeAdapter(list[ChangeSetNodeUpdate])
 
 
 @dataclass(frozen=True)
@@ -353,7 +357,9 @@ def moves_only(change_set: GraphChangeSet) -> list[dict[str, Any]] | None:
     nodes, edges = change_set.nodes, change_set.edges
     if nodes.create or nodes.delete or edges.create or edges.update or edges.delete:
         return None
-    records = [change.model_dump(mode="json", exclude_unset=True) for change in nodes.update]
+    records: list[dict[str, Any]] = UPDATES_ADAPTER.dump_python(
+        nodes.update, mode="json", exclude_unset=True
+    )
     fields = records[0].keys() if records else set()
     if not fields - {"id"} or not fields - {"id"} <= SELF_CONTAINED_FIELDS:
         return None

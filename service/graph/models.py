@@ -118,6 +118,7 @@ class ChangeSetNodeUpdate(NodeUpdate):
     """A node a change set updates: its id and the fields that replace the stored ones."""
 
     model_config = CHANGE_SET_CONFIG
+    __init__ = BaseModel.__init__  # as GraphNodeIn: never a table row
 
     id: uuid.UUID
 
@@ -126,6 +127,7 @@ class ChangeSetEdgeUpdate(EdgeUpdate):
     """An edge a change set updates: its id and the fields that replace the stored ones."""
 
     model_config = CHANGE_SET_CONFIG
+    __init__ = BaseModel.__init__  # as GraphNodeIn: never a table row
 
     id: uuid.UUID
 
@@ -137,6 +139,7 @@ class ChangeSetNodes(SQLModel):
     """What a change set does to nodes; a deleted node takes its edges with it."""
 
     model_config = CHANGE_SET_CONFIG
+    __init__ = BaseModel.__init__  # as GraphNodeIn: never a table row
 
     create: list[ChangeSetNodeItem] = Field(
         default_factory=list, description=CHANGE_LIST_DESCRIPTION
@@ -151,6 +154,7 @@ class ChangeSetEdges(SQLModel):
     """What a change set does to edges."""
 
     model_config = CHANGE_SET_CONFIG
+    __init__ = BaseModel.__init__  # as GraphNodeIn: never a table row
 
     create: list[ChangeSetEdgeIn] = Field(default_factory=list, description=CHANGE_LIST_DESCRIPTION)
     update: list[ChangeSetEdgeUpdate] = Field(
