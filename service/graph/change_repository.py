@@ -191,7 +191,10 @@ def move_statement(fields: tuple[str, ...]) -> CompiledSql:
     records = NODES.records("records", ("id", *fields), many=True)
     stored_row = tuple_(*(items.c[name] for name in fields))
     changes = stored_row.is_distinct_from(tuple_(*(records.c[name] for name in fields)))
-    named = (items.c.workflow_id == workflows.c.id) & items.c.id.in_(select(records.c.id))
+    # By the primary key: a join to the records would parse them again for every stored node.
+    named = (items.c.workflow_id == workflows.c.id) & (
+        items.c.id == any_(bindparam("ids", type_=ARRAY(Uuid)))
+    )
     found = select(func.count()).select_from(items).where(named).scalar_subquery()
     differs = exists().where(
         items.c.workflow_id == workflows.c.id, items.c.id == records.c.id, changes
@@ -242,6 +245,7 @@ async def move_nodes(
         **precondition_params(precondition),
         "workflow_id": workflow_id,
         "records": records,
+        "ids": [record["id"] for record in records],
         "count": len(records),
     }
     found = await rows(connection, move_statement(fields), values)

@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
+from service.graph import change_repository
 from tests.factories import create_workflow, expect, insert_tool
 from tests.graph.test_graph_api import edge, graph_url, node, put_graph, version_of
 
@@ -384,3 +385,19 @@ async def test_a_drag_with_a_stale_if_match_moves_none(client: httpx.AsyncClient
     response = await patch_graph(client, stale, change_set, Prefer="return=minimal")
 
     assert expect(response, 412).headers["etag"] == f'"{workflow["version"]}"'
+
+
+async def test_a_drag_is_written_without_the_general_path(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow, nodes, _edges = await seeded(client)
+
+    async def general_path(*_args: object) -> None:
+        raise AssertionError("the general path ran")
+
+    monkeypatch.setattr(change_repository, "load_state", general_path)
+    moves = [{"id": n["id"], "position_x": 3, "position_y": 4} for n in nodes]
+
+    response = await patch_graph(client, workflow, {"nodes": {"update": moves}})
+
+    assert expect(response, 200).json()["changes"]["nodes"]["updated"] == 4
