@@ -192,12 +192,11 @@ def move_statement(fields: tuple[str, ...]) -> CompiledSql:
     stored_row = tuple_(*(items.c[name] for name in fields))
     changes = stored_row.is_distinct_from(tuple_(*(records.c[name] for name in fields)))
     # By the primary key: a join to the records would parse them again for every stored node.
-    named = (items.c.workflow_id == workflows.c.id) & (
-        items.c.id == any_(bindparam("ids", type_=ARRAY(Uuid)))
-    )
+    by_id = items.c.id == any_(bindparam("ids", type_=ARRAY(Uuid)))
+    named = (items.c.workflow_id == workflows.c.id) & by_id
     found = select(func.count()).select_from(items).where(named).scalar_subquery()
     differs = exists().where(
-        items.c.workflow_id == workflows.c.id, items.c.id == records.c.id, changes
+        items.c.workflow_id == workflows.c.id, by_id, items.c.id == records.c.id, changes
     )
     bumped = (
         update(workflows)
@@ -215,6 +214,7 @@ def move_statement(fields: tuple[str, ...]) -> CompiledSql:
         update(items)
         .values({name: records.c[name] for name in fields})
         .where(
+            by_id,
             items.c.id == records.c.id,
             items.c.workflow_id == bindparam("workflow_id"),
             bumped.c.version.is_not(None),
