@@ -19,6 +19,8 @@ PER_NODE_LIMIT = 1.5
 RELATIVE_TARGETS = (
     ("R1", "W5", 1.2, "a save that records a revision"),
     ("R4b", "R4a", 1.1, "GET /published against GET /graph"),
+    # Issue #12: a change set moving 20 nodes of a 500-node graph, against moving one node.
+    ("C1", "W3", 2.0, "a change set moving 20 of 500 nodes"),
 )
 
 

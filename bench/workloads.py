@@ -212,6 +212,34 @@ def patch_probe(ctx: Context) -> Probe:
     return Probe("PATCH", path, ctx.token(ctx.data.owner_id), '{"position_x": 1.5}', f'"{version}"')
 
 
+CHANGE_SET_MOVES = 20
+
+
+def change_set_params(ctx: Context, prefer: str) -> dict[str, Any]:
+    """C1: each client moves 20 nodes of its own 500-node workflow per change set."""
+    return {
+        "token": ctx.token(ctx.data.owner_id),
+        "prefer": prefer,
+        "clients": versioned_clients(
+            ctx,
+            ctx.data.put_graphs,
+            lambda g: {"graph_path": graph_path(g), "node_ids": [str(n) for n in g.node_ids]},
+        ),
+    }
+
+
+def change_set_probe(ctx: Context) -> Probe:
+    """A first change set of C1: the first 20 nodes moved."""
+    graph = ctx.data.put_graphs[0]
+    version = current_versions(ctx.conninfo, [graph.workflow_id])[0]
+    moved = [
+        {"id": str(node_id), "position_x": 2.5, "position_y": 3.5}
+        for node_id in graph.node_ids[:CHANGE_SET_MOVES]
+    ]
+    body = json.dumps({"nodes": {"update": moved}})
+    return Probe("PATCH", graph_path(graph), ctx.token(ctx.data.owner_id), body, f'"{version}"')
+
+
 def edge_params(ctx: Context) -> dict[str, Any]:
     """W4: each client adds fresh edges to its own 500-node / 2,000-edge workflow."""
     return {
@@ -346,6 +374,25 @@ def workloads() -> list[Workload]:
             p50_target_ms=150,
             nodes=500,
             min_seconds=3,
+        ),
+        Workload(
+            "C1",
+            "PATCH /workflows/{id}/graph moving 20 of 500 nodes, Prefer: return=minimal",
+            "change_set.lua",
+            lambda c: change_set_params(c, "return=minimal"),
+            change_set_probe,
+            stateful=True,
+            nodes=500,
+        ),
+        Workload(
+            "C1r",
+            "PATCH /workflows/{id}/graph moving 20 of 500 nodes, the graph answered",
+            "change_set.lua",
+            lambda c: change_set_params(c, ""),
+            change_set_probe,
+            stateful=True,
+            throughput=False,
+            nodes=500,
         ),
         Workload(
             "W6a",

@@ -36,6 +36,7 @@ class ItemCode(StrEnum):
     DUPLICATE_ID = "DUPLICATE_ID"
     ID_IN_OTHER_WORKFLOW = "ID_IN_OTHER_WORKFLOW"
     TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+    ITEM_NOT_FOUND = "ITEM_NOT_FOUND"
 
 
 class FieldError(BaseModel):

@@ -3,6 +3,7 @@
 import json
 import re
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -65,10 +66,49 @@ def array_limits(schema: dict[str, Any], settings: Settings) -> None:
         ("EdgeBatchCreate", "edges"): settings.max_batch_items,
         ("GraphIn", "nodes"): settings.max_nodes_per_workflow,
         ("GraphIn", "edges"): settings.max_edges_per_workflow,
+        **{
+            (section, kind): settings.max_batch_items
+            for section in ("ChangeSetNodes", "ChangeSetEdges")
+            for kind in ("create", "update", "delete")
+        },
     }
     components = schema["components"]["schemas"]
     for (model, field), limit in limits.items():
         components[model]["properties"][field]["maxItems"] = limit
+
+
+SCHEMA_REF = "#/components/schemas/"
+
+
+def schema_refs(node: Any) -> Iterator[str]:
+    """The names of the component schemas a part of the document refers to."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(SCHEMA_REF):
+            yield ref.removeprefix(SCHEMA_REF)
+        for value in node.values():
+            yield from schema_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from schema_refs(value)
+
+
+def drop_unused_schemas(schema: dict[str, Any]) -> None:
+    """Remove component schemas nothing refers to.
+
+    FastAPI also emits the plain model behind a `documented_as` body item, which the
+    documented union replaces.
+    """
+    components = schema["components"]["schemas"]
+    used: set[str] = set()
+    pending = list(schema_refs(schema["paths"]))
+    while pending:
+        name = pending.pop()
+        if name not in used:
+            used.add(name)
+            pending += schema_refs(components.get(name))
+    for name in set(components) - used:
+        del components[name]
 
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -176,6 +216,7 @@ def install_openapi(app: FastAPI) -> None:
             link_created_resources(schema)
             prefer_on_writes(schema)
             if_match_required(schema, required=app.state.settings.require_if_match)
+            drop_unused_schemas(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -35,9 +35,10 @@ def json_response(
     version: int | None = None,
     status_code: int = 200,
     location: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     """A JSON response whose body is already serialized."""
-    headers = {}
+    headers = dict(headers or {})
     if version is not None:
         headers["ETag"] = etag(version)
     if location is not None:

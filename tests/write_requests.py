@@ -208,6 +208,9 @@ WRITE_REQUESTS: dict[str, Builder] = {
     "update_edge": on_edge("PATCH", {"label": "renamed"}),
     "delete_edge": on_edge("DELETE"),
     "replace_graph": on_workflow("PUT", "graph", body=one_node_graph),
+    "change_graph": on_workflow(
+        "PATCH", "graph", body=lambda: {"nodes": {"create": [one_node_graph()["nodes"][0]]}}
+    ),
     "duplicate_workflow": on_workflow("POST", "duplicate", creates=True, conditional=False),
     "create_tool": creating("tools", {"name": "t", "tool_type": "http"}),
     "update_tool": on_registry("tools", "PATCH", body={"name": "renamed"}),

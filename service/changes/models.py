@@ -31,6 +31,7 @@ class Operation(StrEnum):
     EDGE_UPDATED = "edge.updated"
     EDGE_DELETED = "edge.deleted"
     GRAPH_SAVED = "graph.saved"
+    GRAPH_CHANGED = "graph.changed"
     REVISION_RESTORED = "revision.restored"
     TOOL_PURGED = "tool.purged"
     AGENT_PURGED = "agent.purged"
@@ -39,8 +40,9 @@ class Operation(StrEnum):
 OPERATION_DOC = (
     "What the step did: workflow.created/duplicated/updated/deleted/restored/published/"
     "unpublished, node.created/updated/deleted, nodes.batch_created, edge.created/updated/"
-    "deleted, edges.batch_created, graph.saved, revision.restored, and tool.purged or "
-    "agent.purged when purging a tool or agent emptied nodes' references to it."
+    "deleted, edges.batch_created, graph.saved, graph.changed (a PATCH /graph change set), "
+    "revision.restored, and tool.purged or agent.purged when purging a tool or agent "
+    "emptied nodes' references to it."
 )
 
 

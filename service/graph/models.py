@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, PlainValidator
 from sqlmodel import Field, SQLModel
+from sqlmodel._compat import SQLModelConfig
 
-from service.graph.edges.models import EdgeCreate, EdgePublic
-from service.graph.nodes.models import NodeCreate, NodePublic, by_node_type
+from service.graph.edges.models import EdgeCreate, EdgePublic, EdgeUpdate
+from service.graph.nodes.models import NodeCreate, NodePublic, NodeUpdate, by_node_type
 from service.shared_models import PUBLIC_CONFIG, Name, documented_as
 from service.workflows.models import WorkflowPublic
 
@@ -95,6 +96,104 @@ class GraphSaveResult(GraphPublic):
     model_config = PUBLIC_CONFIG
 
     changes: GraphChanges
+
+
+CHANGE_SET_CONFIG = SQLModelConfig(extra="forbid")
+CHANGE_LIST_DESCRIPTION = "At most MAX_BATCH_ITEMS (default 100) items."
+
+
+class ChangeSetNodeIn(GraphNodeIn):
+    """A node a change set creates, with an optional client-chosen id."""
+
+    model_config = CHANGE_SET_CONFIG
+
+
+class ChangeSetEdgeIn(GraphEdgeIn):
+    """An edge a change set creates, with an optional client-chosen id."""
+
+    model_config = CHANGE_SET_CONFIG
+
+
+class ChangeSetNodeUpdate(NodeUpdate):
+    """A node a change set updates: its id and the fields that replace the stored ones."""
+
+    model_config = CHANGE_SET_CONFIG
+    __init__ = BaseModel.__init__  # as GraphNodeIn: never a table row
+
+    id: uuid.UUID
+
+
+class ChangeSetEdgeUpdate(EdgeUpdate):
+    """An edge a change set updates: its id and the fields that replace the stored ones."""
+
+    model_config = CHANGE_SET_CONFIG
+    __init__ = BaseModel.__init__  # as GraphNodeIn: never a table row
+
+    id: uuid.UUID
+
+
+ChangeSetNodeItem = Annotated[ChangeSetNodeIn, documented_as(by_node_type(ChangeSetNodeIn))]
+
+
+class ChangeSetNodes(SQLModel):
+    """What a change set does to nodes; a deleted node takes its edges with it."""
+
+    model_config = CHANGE_SET_CONFIG
+    __init__ = BaseModel.__init__  # as GraphNodeIn: never a table row
+
+    create: list[ChangeSetNodeItem] = Field(
+        default_factory=list, description=CHANGE_LIST_DESCRIPTION
+    )
+    update: list[ChangeSetNodeUpdate] = Field(
+        default_factory=list, description=CHANGE_LIST_DESCRIPTION
+    )
+    delete: list[uuid.UUID] = Field(default_factory=list, description=CHANGE_LIST_DESCRIPTION)
+
+
+class ChangeSetEdges(SQLModel):
+    """What a change set does to edges."""
+
+    model_config = CHANGE_SET_CONFIG
+    __init__ = BaseModel.__init__  # as GraphNodeIn: never a table row
+
+    create: list[ChangeSetEdgeIn] = Field(default_factory=list, description=CHANGE_LIST_DESCRIPTION)
+    update: list[ChangeSetEdgeUpdate] = Field(
+        default_factory=list, description=CHANGE_LIST_DESCRIPTION
+    )
+    delete: list[uuid.UUID] = Field(default_factory=list, description=CHANGE_LIST_DESCRIPTION)
+
+
+class GraphChangeSet(SQLModel):
+    """Body of PATCH .../graph: creates, updates and deletes applied together, all or nothing."""
+
+    model_config = SQLModelConfig(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "nodes": {
+                        "update": [
+                            {
+                                "id": "9b2f6a4e-8d1c-4c1e-9a53-2f7a4f0e6c11",
+                                "position_x": 120.0,
+                                "position_y": 40.0,
+                            }
+                        ],
+                        "delete": ["0f3c9b8e-5a2d-4e7b-8c61-7d9e2b4a1f05"],
+                    },
+                    "edges": {},
+                }
+            ]
+        },
+    )
+
+    nodes: ChangeSetNodes = Field(default_factory=ChangeSetNodes)
+    edges: ChangeSetEdges = Field(default_factory=ChangeSetEdges)
+
+    def is_empty(self) -> bool:
+        """Whether the change set names no item at all."""
+        sections = (self.nodes, self.edges)
+        return not any(s.create or s.update or s.delete for s in sections)
 
 
 class DuplicateIn(SQLModel):

@@ -30,9 +30,11 @@ from service.graph import repository as graph
 from service.graph import rules as graph_checks
 from service.graph import service as graph_service
 from service.graph.cache import RenderedGraphs
+from service.graph.items_routes import refuse_oversized_batch
 from service.graph.mermaid import render_mermaid
 from service.graph.models import (
     DuplicateIn,
+    GraphChangeSet,
     GraphFormat,
     GraphPayload,
     GraphPublic,
@@ -41,6 +43,7 @@ from service.graph.models import (
 from service.graph.service import collector_paused
 from service.graph.validation import ValidationReport, build_report
 from service.json_body import JsonBodyRoute
+from service.middleware import prefers_minimal
 from service.preconditions import Representation, etag, none_match
 from service.responses import ETAG_HEADER, LOCATION_HEADER, json_response, not_modified, success
 from service.revisions.history import RevisionRequest, record_revision
@@ -51,6 +54,13 @@ router = APIRouter(prefix="/workflows/{workflow_id}", tags=["graph"], route_clas
 
 MERMAID_MEDIA_TYPE = "text/vnd.mermaid"
 JSON_MEDIA_TYPE = "application/json"
+ACCEPT_PATCH = "application/json"
+ACCEPT_PATCH_HEADER = {
+    "Accept-Patch": {
+        "description": "`application/json`: PATCH takes a change set (GraphChangeSet).",
+        "schema": {"type": "string"},
+    }
+}
 VARY_HEADER = {
     "Vary": {
         "description": "`Accept`: the representation is negotiated.",
@@ -97,6 +107,13 @@ def wants_mermaid(output_format: GraphFormat | None, accept: str | None) -> bool
     return mermaid_quality > json_quality
 
 
+GRAPH_WRITE_ERRORS = (
+    NotFoundError,
+    PreconditionRequiredError,
+    VersionMismatchError,
+    GraphTooLargeError,
+    CycleDetectedError,
+)
 GRAPH_CONTENT = {MERMAID_MEDIA_TYPE: {"schema": {"type": "string"}}}
 
 
@@ -109,7 +126,7 @@ GRAPH_CONTENT = {MERMAID_MEDIA_TYPE: {"schema": {"type": "string"}}}
         200: {
             **success(
                 "The workflow with its nodes and edges, or Mermaid text.",
-                {**ETAG_HEADER, **VARY_HEADER},
+                {**ETAG_HEADER, **VARY_HEADER, **ACCEPT_PATCH_HEADER},
             ),
             "content": GRAPH_CONTENT,
         },
@@ -153,8 +170,9 @@ async def get_graph(
 
 
 def negotiated(response: Response) -> Response:
-    """Mark a response as chosen by the Accept header."""
+    """Mark a response as chosen by the Accept header; it names the PATCH it takes."""
     response.headers["Vary"] = "Accept"
+    response.headers["Accept-Patch"] = ACCEPT_PATCH
     return response
 
 
@@ -182,13 +200,7 @@ async def mermaid_response(
     summary="Replace the whole graph",
     responses={
         200: success("Saved; the version rose by one.", ETAG_HEADER),
-        **error_responses(
-            NotFoundError,
-            PreconditionRequiredError,
-            VersionMismatchError,
-            GraphTooLargeError,
-            CycleDetectedError,
-        ),
+        **error_responses(*GRAPH_WRITE_ERRORS),
     },
 )
 async def replace_graph(
@@ -222,6 +234,57 @@ async def replace_graph(
     rendered: RenderedGraphs = request.app.state.rendered_graphs
     background.add_task(rendered.put_async, workflow_id, saved.graph.version, graph_body)
     return json_response(saved.graph.save_answer(saved.changes), version=saved.graph.version)
+
+
+@router.patch(
+    "/graph",
+    operation_id="change_graph",
+    response_model=GraphSaveResult,
+    summary="Apply a change set to the graph",
+    responses={
+        200: success(
+            "Applied; the version rose by one, or stayed if nothing changed.",
+            {**ETAG_HEADER, **ACCEPT_PATCH_HEADER},
+        ),
+        **error_responses(*GRAPH_WRITE_ERRORS),
+    },
+)
+async def change_graph(
+    request: Request,
+    background: BackgroundTasks,
+    workflow_id: WorkflowId,
+    user_id: CurrentUser,
+    session: SessionDep,
+    precondition: IfMatch,
+    settings: SettingsDep,
+    changes: GraphChangeSet,
+) -> Response:
+    """Create, update and delete nodes and edges at once: all or nothing, one version step.
+
+    What a multi-selection drag, a paste or a delete of a selection sends. Each list holds at
+    most MAX_BATCH_ITEMS items. Every graph rule applies (422 with pointers into the change
+    set, such as `/nodes/update/3/name`; a cycle is 409). An update names the fields it
+    replaces; deleting a node deletes its edges. A change set that changes nothing (an empty
+    one included) keeps the version and the ETag. `Prefer: return=minimal` answers 204.
+    """
+    for section, kinds in (("nodes", changes.nodes), ("edges", changes.edges)):
+        for kind in ("create", "update", "delete"):
+            items = getattr(kinds, kind)
+            refuse_oversized_batch(len(items), settings.max_batch_items, f"{section}/{kind}")
+    limits = (settings.max_nodes_per_workflow, settings.max_edges_per_workflow)
+    applied = await graph_service.apply_change_set(
+        session, user_id, workflow_id, precondition, changes, limits
+    )
+    headers = {"Accept-Patch": ACCEPT_PATCH}
+    if prefers_minimal(request.scope):  # the body would be dropped: do not render it
+        return json_response(b"", version=applied.version, headers=headers)
+    saved = await graph.get_graph(session, user_id, workflow_id)
+    assert saved is not None  # locked by the change set
+    if applied.changed:
+        rendered: RenderedGraphs = request.app.state.rendered_graphs
+        background.add_task(rendered.put_async, workflow_id, saved.version, saved.document())
+    body = saved.save_answer(applied.changes)
+    return json_response(body, version=saved.version, headers=headers)
 
 
 @router.post(

@@ -147,34 +147,47 @@ def _raw_ids(items: list[Any]) -> set[uuid.UUID]:
 def node_problems(graph: SubmittedGraph, facts: StoredFacts) -> list[Problem]:
     """Duplicate or foreign ids, and references to tools or agents the caller cannot use."""
     problems: list[Problem] = []
-    first_position: dict[int, int] = {}
+    first_place: dict[int, str] = {}
     foreign = {item_id.int for item_id in facts.foreign_node_ids}
     for position, node in graph.nodes.items():
-        problems += _id_problems("nodes", position, node.id, first_position, foreign)
-        if node.tool_id is not None and node.tool_id not in facts.usable_tool_ids:
-            detail = f"Tool {node.tool_id} is not one of your tools."
-            problems.append(
-                problem(f"/nodes/{position}/tool_id", detail, ItemCode.REFERENCE_NOT_FOUND)
-            )
-        if node.agent_id is not None and node.agent_id not in facts.usable_agent_ids:
-            detail = f"Agent {node.agent_id} is not one of your agents."
-            problems.append(
-                problem(f"/nodes/{position}/agent_id", detail, ItemCode.REFERENCE_NOT_FOUND)
-            )
+        place = f"/nodes/{position}"
+        problems += id_problems(node.id, place, f"{place}/id", first_place, foreign)
+        problems += reference_problems(node, place, facts)
     return problems
 
 
-def _id_problems(
-    section: str, position: int, item_id: uuid.UUID, first: dict[int, int], foreign: set[int]
+class NodeReferences(Protocol):
+    """What the reference rule reads of a node."""
+
+    @property
+    def tool_id(self) -> uuid.UUID | None: ...
+    @property
+    def agent_id(self) -> uuid.UUID | None: ...
+
+
+def reference_problems(node: NodeReferences, place: str, facts: StoredFacts) -> list[Problem]:
+    """The node's tool or agent, when it is not one the caller may use."""
+    problems = []
+    if node.tool_id is not None and node.tool_id not in facts.usable_tool_ids:
+        detail = f"Tool {node.tool_id} is not one of your tools."
+        problems.append(problem(f"{place}/tool_id", detail, ItemCode.REFERENCE_NOT_FOUND))
+    if node.agent_id is not None and node.agent_id not in facts.usable_agent_ids:
+        detail = f"Agent {node.agent_id} is not one of your agents."
+        problems.append(problem(f"{place}/agent_id", detail, ItemCode.REFERENCE_NOT_FOUND))
+    return problems
+
+
+def id_problems(
+    item_id: uuid.UUID, place: str, pointer: str, first: dict[int, str], foreign: set[int]
 ) -> list[Problem]:
-    """An id repeated in the body, or owned by another workflow; records its first position."""
-    first_position = first.setdefault(item_id.int, position)
-    if first_position != position:
-        detail = f"Duplicate id {item_id}, first used by /{section}/{first_position}."
-        return [problem(f"/{section}/{position}/id", detail, ItemCode.DUPLICATE_ID)]
+    """An id named earlier in the body, or owned by another workflow; records its first place."""
+    first_place = first.setdefault(item_id.int, place)
+    if first_place != place:
+        detail = f"Duplicate id {item_id}, first used by {first_place}."
+        return [problem(pointer, detail, ItemCode.DUPLICATE_ID)]
     if item_id.int in foreign:
         detail = f"The id {item_id} belongs to another workflow."
-        return [problem(f"/{section}/{position}/id", detail, ItemCode.ID_IN_OTHER_WORKFLOW)]
+        return [problem(pointer, detail, ItemCode.ID_IN_OTHER_WORKFLOW)]
     return []
 
 
@@ -282,10 +295,11 @@ def uuid_key(node_id: uuid.UUID) -> int:
 def edge_problems(graph: SubmittedGraph, facts: StoredFacts) -> list[Problem]:
     """Duplicate or foreign ids, then the edge rules against the submitted nodes."""
     problems: list[Problem] = []
-    first_position: dict[int, int] = {}
+    first_place: dict[int, str] = {}
     foreign = {item_id.int for item_id in facts.foreign_edge_ids}
     for position, edge in graph.edges.items():
-        problems += _id_problems("edges", position, edge.id, first_position, foreign)
+        place = edge_place(position)
+        problems += id_problems(edge.id, place, f"{place}/id", first_place, foreign)
     node_keys = {node_id.int for node_id in graph.node_ids}
     located = connection_problems(graph.edges, node_keys, {}, edge_place, uuid_key)
     problems += [edge_problem.located(edge_place(position)) for position, edge_problem in located]

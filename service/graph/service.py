@@ -11,9 +11,9 @@ from psycopg import AsyncConnection
 from psycopg import errors as pg_errors
 
 from service.changes import service as change_log
-from service.changes.models import ChangeEntry, Operation
-from service.graph import repository, rules
-from service.graph.models import GraphChanges
+from service.changes.models import ChangeEntry, Operation, touched
+from service.graph import change_repository, change_set, repository, rules
+from service.graph.models import ChangeCounts, GraphChanges, GraphChangeSet
 from service.graph.repository import IdsTakenError, RenderedGraph
 from service.preconditions import Precondition
 from service.revisions.history import RevisionRequest, record_revision
@@ -93,3 +93,71 @@ async def check(
     facts = await repository.stored_facts(connection, owner_id, workflow_id, submitted)
     with collector_paused():
         rules.check_graph(submitted, facts)
+
+
+NO_CHANGES = GraphChanges(
+    nodes=ChangeCounts(created=0, updated=0, deleted=0),
+    edges=ChangeCounts(created=0, updated=0, deleted=0),
+)
+NO_FACTS = rules.StoredFacts(frozenset(), frozenset(), frozenset(), frozenset())
+
+
+@dataclass(frozen=True)
+class AppliedChanges:
+    """A change set applied: the workflow's version after it, and what it changed."""
+
+    version: int
+    changes: GraphChanges
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything was written (else the version stayed)."""
+        return self.changes != NO_CHANGES
+
+
+async def apply_change_set(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+    changes: GraphChangeSet,
+    limits: tuple[int, int],
+) -> AppliedChanges:
+    """Check a change set with every graph rule and write it, all or nothing, one version step.
+
+    The row lock comes first, so nothing the checks read can change before the writes; a
+    change set that writes nothing (an empty one, or values equal to the stored) keeps the
+    version. A drag (the same fields of many nodes, valid alone) is one statement.
+    """
+    moves = change_set.moves_only(changes)
+    if moves is not None:
+        moved = await change_repository.move_nodes(
+            connection, owner_id, workflow_id, precondition, moves
+        )
+        if moved is not None:  # else nothing was written: the general path says why
+            version, moved_ids = moved
+            entry = ChangeEntry(operation=Operation.GRAPH_CHANGED, nodes=touched(updated=moved_ids))
+            await change_log.record(connection, owner_id, workflow_id, version, entry)
+            counts = ChangeCounts(created=0, updated=len(moved_ids), deleted=0)
+            return AppliedChanges(version, GraphChanges(nodes=counts, edges=NO_CHANGES.edges))
+    version = await workflows.lock_workflow(connection, owner_id, workflow_id)
+    if precondition is not None and not precondition.matches(version):
+        raise await change_log.version_mismatch(connection, workflow_id, precondition, version)
+    if changes.is_empty():
+        return AppliedChanges(version, NO_CHANGES)
+    stored = await change_repository.load_state(connection, workflow_id, changes)
+    with collector_paused():
+        drafted = change_set.draft(changes, stored)
+    asked = drafted.facts_graph(changes)
+    facts = NO_FACTS
+    if asked.nodes or asked.edges or asked.node_ids:
+        facts = await repository.stored_facts(connection, owner_id, workflow_id, asked)
+    plan = change_set.plan(changes, stored, drafted, facts, limits)
+    written = await change_repository.apply_plan(connection, workflow_id, plan)
+    applied = change_set.changes_of(plan, *written)
+    if applied == NO_CHANGES:
+        return AppliedChanges(version, NO_CHANGES)
+    version = await workflows.bump_version(connection, owner_id, workflow_id, precondition)
+    entry = change_set.change_entry(plan, *written)
+    await change_log.record(connection, owner_id, workflow_id, version, entry)
+    return AppliedChanges(version, applied)

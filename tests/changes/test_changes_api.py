@@ -31,6 +31,7 @@ OPERATIONS = {
     "update_edge": "edge.updated",
     "delete_edge": "edge.deleted",
     "replace_graph": "graph.saved",
+    "change_graph": "graph.changed",
     "duplicate_workflow": "workflow.duplicated",
     "publish_workflow": "workflow.published",
     "unpublish_workflow": "workflow.unpublished",
@@ -170,6 +171,63 @@ async def test_a_graph_save_names_what_it_created_updated_and_deleted(
     assert entry["version"] == version_of(expect(saved, 200))
     assert entry["operation"] == "graph.saved"
     assert entry["nodes"] == {"created": [new_id], "updated": [kept["id"]], "deleted": [gone["id"]]}
+
+
+async def test_a_change_set_names_what_it_created_updated_and_deleted(
+    client: httpx.AsyncClient,
+) -> None:
+    """PATCH /graph: the ids split by kind; a deleted node's edges are deleted edges."""
+    workflow = await create_workflow(client)
+    kept = await create_node(client, workflow, name="kept")
+    gone = await create_node(client, workflow, name="gone")
+    edge = await create_edge(client, workflow, kept, gone)
+    new_id = str(uuid.uuid4())
+    body = {
+        "nodes": {
+            "create": [{"id": new_id, "name": "new", "node_type": "adapter"}],
+            "update": [{"id": kept["id"], "name": "renamed"}],
+            "delete": [gone["id"]],
+        }
+    }
+    version = version_of(await client.get(workflow_url(workflow)))
+    changed = await client.patch(
+        workflow_url(workflow, "graph"), json=body, headers={"If-Match": f'"{version}"'}
+    )
+
+    [entry] = await changes(client, workflow["id"], since=version)
+
+    assert entry["version"] == version_of(expect(changed, 200))
+    assert entry["operation"] == "graph.changed"
+    assert entry["nodes"] == {"created": [new_id], "updated": [kept["id"]], "deleted": [gone["id"]]}
+    assert entry["edges"] == {"created": [], "updated": [], "deleted": [edge["id"]]}
+
+
+async def test_a_drag_names_the_nodes_it_moved(client: httpx.AsyncClient) -> None:
+    """The one-statement drag logs the nodes whose position changed, not the unchanged."""
+    workflow = await create_workflow(client)
+    moved = await create_node(client, workflow, name="moved")
+    still = await create_node(client, workflow, name="still")
+    body = {
+        "nodes": {
+            "update": [
+                {"id": moved["id"], "position_x": 40.0, "position_y": 2.0},
+                {
+                    "id": still["id"],
+                    "position_x": still["position_x"],
+                    "position_y": still["position_y"],
+                },
+            ]
+        }
+    }
+    version = version_of(await client.get(workflow_url(workflow)))
+    changed = await client.patch(
+        workflow_url(workflow, "graph"), json=body, headers={"If-Match": f'"{version}"'}
+    )
+
+    [entry] = await changes(client, workflow["id"], since=version)
+
+    assert entry["version"] == version_of(expect(changed, 200))
+    assert entry["nodes"] == {"created": [], "updated": [moved["id"]], "deleted": []}
 
 
 async def test_a_workflow_patch_names_the_fields_it_wrote(client: httpx.AsyncClient) -> None:
