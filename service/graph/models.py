@@ -9,7 +9,13 @@ from sqlmodel import Field, SQLModel
 
 from service.graph.edges.models import EdgeCreate, EdgePublic
 from service.graph.nodes.models import NodeCreate, NodePublic, by_node_type
-from service.shared_models import PUBLIC_CONFIG, Name, documented_as
+from service.shared_models import (
+    PUBLIC_CONFIG,
+    WRITE_CONFIG,
+    AcceptsReadOnly,
+    Name,
+    documented_as,
+)
 from service.workflows.models import WorkflowPublic
 
 CLIENT_ID_DESCRIPTION = (
@@ -25,7 +31,7 @@ class GraphFormat(StrEnum):
     MERMAID = "mermaid"
 
 
-class GraphNodeIn(NodeCreate):
+class GraphNodeIn(NodeCreate, AcceptsReadOnly):
     """A node of a saved graph, with an optional client-chosen id."""
 
     # SQLModel's __init__ makes pydantic build nested items through it, which runs the model
@@ -34,23 +40,41 @@ class GraphNodeIn(NodeCreate):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, description=CLIENT_ID_DESCRIPTION)
 
+    @classmethod
+    def read_only_of(cls) -> type[BaseModel]:
+        """GET .../graph answers each node as NodePublic."""
+        return NodePublic
 
-class GraphEdgeIn(EdgeCreate):
+
+class GraphEdgeIn(EdgeCreate, AcceptsReadOnly):
     """An edge of a saved graph, with an optional client-chosen id; endpoints are node ids."""
 
     __init__ = BaseModel.__init__
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, description=CLIENT_ID_DESCRIPTION)
 
+    @classmethod
+    def read_only_of(cls) -> type[BaseModel]:
+        """GET .../graph answers each edge as EdgePublic."""
+        return EdgePublic
+
 
 GraphNodeItem = Annotated[GraphNodeIn, documented_as(by_node_type(GraphNodeIn))]
 
 
-class GraphIn(SQLModel):
-    """Body of PUT .../graph: the whole graph; stored items missing from it are deleted."""
+class GraphIn(AcceptsReadOnly):
+    """Body of PUT .../graph: the whole graph; stored items missing from it are deleted.
+
+    The workflow members GET .../graph answers are read-only here: sent back, they are ignored.
+    """
 
     nodes: list[GraphNodeItem]
     edges: list[GraphEdgeIn]
+
+    @classmethod
+    def read_only_of(cls) -> type[BaseModel]:
+        """GET .../graph answers GraphPublic."""
+        return GraphPublic
 
 
 def _checked_by_the_route(value: Any) -> Any:
@@ -88,6 +112,11 @@ class GraphChanges(SQLModel):
     nodes: ChangeCounts
     edges: ChangeCounts
 
+    def changed_anything(self) -> bool:
+        """Whether the save created, changed or deleted anything."""
+        counts = (self.nodes, self.edges)
+        return any(c.created or c.updated or c.deleted for c in counts)
+
 
 class GraphSaveResult(GraphPublic):
     """The saved graph and what the save changed."""
@@ -99,6 +128,8 @@ class GraphSaveResult(GraphPublic):
 
 class DuplicateIn(SQLModel):
     """Body of POST .../duplicate (optional)."""
+
+    model_config = WRITE_CONFIG
 
     name: Name | None = Field(
         default=None, description='Name of the copy; "Copy of <name>" when omitted.'
@@ -114,6 +145,11 @@ class StoredNode(SQLModel):
     config: dict[str, Any]
     tool_id: uuid.UUID | None
     agent_id: uuid.UUID | None
+
+    def changed_anything(self) -> bool:
+        """Whether the save created, changed or deleted anything."""
+        counts = (self.nodes, self.edges)
+        return any(c.created or c.updated or c.deleted for c in counts)
 
 
 class StoredEdge(SQLModel):

@@ -58,11 +58,12 @@ async def replace_graph(
     The row lock comes before any stored fact is read, so no writer of this workflow can
     change them between the checks and the save. The body is judged before the precondition,
     as FastAPI judges declared bodies: an invalid document is 422 whatever the version. The
-    revision is recorded unless the latest one holds the same content.
+    version rises only if something changed; the revision is recorded unless the latest one
+    holds the same content.
     """
-    await workflows.lock_workflow(connection, owner_id, workflow_id)
+    version = await workflows.lock_workflow(connection, owner_id, workflow_id)
     await check(connection, owner_id, workflow_id, submitted)
-    await workflows.bump_version(connection, owner_id, workflow_id, precondition, fields)
+    workflows.require_match(precondition, version)
     try:
         async with connection.transaction():  # a savepoint: a clash leaves nothing written
             changes = await repository.save_graph(connection, workflow_id, submitted)
@@ -71,6 +72,10 @@ async def replace_graph(
         # again names them (422); anything else is unforeseen and stays an error.
         await check(connection, owner_id, workflow_id, submitted)
         raise
+    # An unchanged graph (and fields) keeps the version: autosaves of other editors still apply.
+    await workflows.bump_version(
+        connection, owner_id, workflow_id, precondition, fields, touched=changes.changed_anything()
+    )
     saved = await repository.get_graph(connection, owner_id, workflow_id)
     assert saved is not None  # locked above
     stored = await record_revision(connection, workflow_id, owner_id, saved, revision)

@@ -1,7 +1,8 @@
 """Workflows: the owned-row data access applied to the workflows table.
 
 `bump_version` starts node and edge writes: it checks If-Match and raises the version in
-one statement, and the row lock it takes holds other writers off until commit.
+one statement, and the row lock it takes holds other writers off until commit. Writes that
+may change nothing (PATCH, graph save) lock and check first, and raise it only on a change.
 """
 
 import uuid
@@ -12,7 +13,7 @@ from psycopg import AsyncConnection
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from service.errors import workflow_not_found
+from service.errors import VersionMismatchError, workflow_not_found
 from service.owned_rows import (
     ListFilter,
     OwnedTable,
@@ -96,13 +97,39 @@ async def bump_version(
     workflow_id: uuid.UUID,
     precondition: Precondition | None,
     changes: BaseModel | None = None,
+    *,
+    touched: bool = True,
 ) -> int:
     """Raise a live workflow's version by one if the precondition holds; locks it until commit.
 
-    `changes` (an Update model's set fields) are written in the same statement.
+    `changes` (an Update model's set fields) are written in the same statement. Unless
+    `touched`, the version rises only if one of them differs from what is stored.
     """
-    updated = await update_row(connection, WORKFLOWS, owner_id, workflow_id, precondition, changes)
+    updated = await update_row(
+        connection, WORKFLOWS, owner_id, workflow_id, precondition, changes, touched=touched
+    )
     return updated.version
+
+
+async def checked_version(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+) -> int:
+    """Lock the owner's live workflow and check the precondition; its version (404, 412).
+
+    For writes that learn only after writing whether they changed anything.
+    """
+    version = await lock_workflow(connection, owner_id, workflow_id)
+    require_match(precondition, version)
+    return version
+
+
+def require_match(precondition: Precondition | None, version: int) -> None:
+    """412 VERSION_MISMATCH unless the precondition allows the locked workflow's `version`."""
+    if precondition is not None and not precondition.matches(version):
+        raise VersionMismatchError(version)
 
 
 async def patch_workflow(
@@ -112,7 +139,7 @@ async def patch_workflow(
     precondition: Precondition | None,
     workflow_in: WorkflowUpdate,
 ) -> VersionedJson:
-    """Replace the named fields; the version rises even when nothing changed."""
+    """Replace the named fields; the version rises only if one of them differs."""
     return await patch_row(connection, WORKFLOWS, owner_id, workflow_id, precondition, workflow_in)
 
 
