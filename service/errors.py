@@ -1,6 +1,7 @@
 """RFC 9457 problem documents: one class per error, each with its status, code and schema."""
 
 import uuid
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Union, cast
 
@@ -37,6 +38,7 @@ class ItemCode(StrEnum):
     ID_IN_OTHER_WORKFLOW = "ID_IN_OTHER_WORKFLOW"
     TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
     ITEM_NOT_FOUND = "ITEM_NOT_FOUND"
+    UNKNOWN_MEMBER = "UNKNOWN_MEMBER"
 
 
 class FieldError(BaseModel):
@@ -53,6 +55,19 @@ class FieldError(BaseModel):
 def invalid_value(pointer: str, detail: str) -> dict[str, Any]:
     """The located INVALID_VALUE item of a field that failed validation."""
     return {"code": ItemCode.INVALID_VALUE, "pointer": pointer, "detail": detail}
+
+
+def validation_code(error: Mapping[str, Any]) -> ItemCode:
+    """The item code of a pydantic error: UNKNOWN_MEMBER for a member no schema names."""
+    if error.get("type") == "extra_forbidden":
+        return ItemCode.UNKNOWN_MEMBER
+    return ItemCode.INVALID_VALUE
+
+
+def body_error(error: Mapping[str, Any], *prefix: str | int) -> dict[str, Any]:
+    """The located item of a pydantic error in a body (its `loc` under `prefix`)."""
+    pointer = json_pointer(*prefix, *error.get("loc", ()))
+    return {"code": validation_code(error), "pointer": pointer, "detail": str(error["msg"])}
 
 
 def json_pointer(*parts: str | int) -> str:

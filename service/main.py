@@ -35,8 +35,8 @@ from service.errors import (
     ProblemError,
     UnauthorizedError,
     ValidationError,
+    body_error,
     invalid_value,
-    json_pointer,
 )
 from service.graph import routes as graph
 from service.graph.cache import RenderedGraphs
@@ -225,7 +225,7 @@ def located_error(error: dict[str, Any]) -> dict[str, Any]:
     source, *path = error.get("loc", ("body",))
     detail = str(error.get("msg", "invalid"))
     if source == "body":
-        return invalid_value(json_pointer(*path), detail)
+        return body_error({**error, "loc": path, "msg": detail})
     parameter = str(path[0]) if path else str(source)
     return {"code": ItemCode.INVALID_VALUE, "parameter": parameter, "detail": detail}
 

@@ -14,6 +14,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from pydantic import BaseModel
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     FromClause,
     Integer,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -262,13 +264,34 @@ class Trash(Enum):
     TAKE_OUT = "take out"
 
 
+def changed_row(table: Table, fields: tuple[str, ...]) -> ColumnElement[bool]:
+    """The write changes the row: the `touched` parameter says so, or a field would differ."""
+    differs = [
+        table.c[name].is_distinct_from(bindparam(name, type_=table.c[name].type)) for name in fields
+    ]
+    return or_(bindparam("touched", type_=Boolean), *differs)
+
+
+def raised_if(table: Table, changed: ColumnElement[bool]) -> dict[str, ColumnElement[Any]]:
+    """UPDATE values raising the version (and refreshing updated_at) only if `changed`."""
+    values: dict[str, ColumnElement[Any]] = {
+        "version": case((changed, table.c.version + 1), else_=table.c.version)
+    }
+    if "updated_at" in table.c:
+        values["updated_at"] = case((changed, func.now()), else_=table.c.updated_at)
+    return values
+
+
 @cache
 def update_statement(table: OwnedTable, fields: tuple[str, ...], trash: Trash) -> CompiledSql:
-    """UPDATE `fields` of the owner's row and raise its version, if `versions` allows it."""
+    """UPDATE `fields` of the owner's row if `versions` allows it; the version rises on a change.
+
+    A write that changes nothing keeps the version and updated_at (a no-op autosave must not
+    make other editors' next write fail); the row is still locked and If-Match still checked.
+    """
     t = table.table
     values: dict[str, Any] = {name: bindparam(name, type_=t.c[name].type) for name in fields}
-    # updated_at, where the table keeps one, is refreshed by its column's onupdate.
-    values["version"] = t.c.version + 1
+    values.update(raised_if(t, changed_row(t, fields)))
     if trash is Trash.MOVE_IN:
         values["deleted_at"] = func.now()
     elif trash is Trash.TAKE_OUT:
@@ -292,18 +315,26 @@ async def update_row(
     changes: BaseModel | None = None,
     *,
     trash: Trash = Trash.KEEP,
+    touched: bool = True,
 ) -> VersionedJson:
-    """Apply the fields an Update model names and raise the version by one, atomically.
+    """Apply the fields an Update model names, atomically with the precondition check.
 
-    The precondition is checked in the same statement, so the row lock it takes holds other
-    writers off until commit.
+    The version rises by one if the row changes: always when `touched` (or the trash state
+    moves), else only when a named field differs from what is stored. The statement's row
+    lock holds other writers off until commit.
     """
     values = {} if changes is None else changes.model_dump(exclude_unset=True)
     statement = update_statement(table, tuple(values), trash)
     updated = await fetch_versioned(
         connection,
         statement,
-        {**values, "row_id": row_id, "owner_id": owner_id, **precondition_params(precondition)},
+        {
+            **values,
+            "row_id": row_id,
+            "owner_id": owner_id,
+            "touched": touched or trash is not Trash.KEEP,
+            **precondition_params(precondition),
+        },
     )
     if updated is None:
         deleted = trash is Trash.TAKE_OUT
@@ -321,8 +352,10 @@ async def patch_row(
     precondition: Precondition | None,
     row_in: BaseModel,
 ) -> VersionedJson:
-    """Replace the fields an Update model names; the version rises even when nothing changed."""
-    return await update_row(connection, table, owner_id, row_id, precondition, row_in)
+    """Replace the fields an Update model names; the version rises only if one differs."""
+    return await update_row(
+        connection, table, owner_id, row_id, precondition, row_in, touched=False
+    )
 
 
 async def soft_delete_row(

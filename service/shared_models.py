@@ -4,16 +4,19 @@ import math
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     AllowInfNan,
+    BaseModel,
     BeforeValidator,
     GetJsonSchemaHandler,
     Strict,
     StringConstraints,
     computed_field,
+    model_validator,
 )
 from pydantic_core import CoreSchema
 from sqlalchemy import DateTime, func
@@ -192,3 +195,55 @@ class SoftDeleteMixin(SQLModel):
 
 # Response schemas list every field as required: the API always sends them all.
 PUBLIC_CONFIG = SQLModelConfig(json_schema_serialization_defaults_required=True)
+
+# Write bodies refuse members their schema does not name (422 UNKNOWN_MEMBER): a typo or a
+# member of another format is never dropped silently. JSONB fields (config...) stay open.
+WRITE_CONFIG = SQLModelConfig(extra="forbid")
+
+READ_ONLY_DESCRIPTION = "Read-only: what GET answers may be sent back; this member is ignored."
+
+
+def document_read_only(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """List a body's read-only members in its JSON schema, marked readOnly."""
+    if not issubclass(model, AcceptsReadOnly):
+        return
+    properties = schema.setdefault("properties", {})
+    for name in sorted(model.read_only_members()):
+        properties.setdefault(name, {"readOnly": True, "description": READ_ONLY_DESCRIPTION})
+
+
+@cache
+def members_besides(public: type[BaseModel], body: type[BaseModel]) -> frozenset[str]:
+    """The members of `public` (fields and computed ones) that `body` does not name."""
+    members = {*public.model_fields, *public.model_computed_fields}
+    return frozenset(members - set(body.model_fields))
+
+
+class AcceptsReadOnly(SQLModel):
+    """A write body that takes back what a GET answered: the GET's other members are ignored.
+
+    Subclasses name that representation in `read_only_of`; any other unknown member is refused.
+    """
+
+    model_config = SQLModelConfig(extra="forbid", json_schema_extra=document_read_only)
+
+    @classmethod
+    def read_only_of(cls) -> type[BaseModel]:
+        """The representation GET answers for what this body writes."""
+        raise NotImplementedError
+
+    @classmethod
+    def read_only_members(cls) -> frozenset[str]:
+        """The members GET answers that this body does not write."""
+        return members_besides(cls.read_only_of(), cls)
+
+    @model_validator(mode="before")
+    @classmethod
+    def ignore_read_only(cls, data: Any) -> Any:
+        """Drop the read-only members before the unknown ones are refused."""
+        if not isinstance(data, dict):
+            return data
+        ignored = cls.read_only_members()
+        if ignored.isdisjoint(data):
+            return data
+        return {name: value for name, value in data.items() if name not in ignored}

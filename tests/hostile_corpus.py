@@ -217,10 +217,10 @@ CORPUS: list[Hostile] = [
         path=WORKFLOWS + "?cursor=%27%20OR%20%271%27%3D%271",
     ),
     Hostile("sql_in_bool", (422,), method="GET", path=WORKFLOWS + "?is_active=true%20OR%201%3D1"),
-    # Mass assignment: the caller cannot choose id, owner or version.
+    # Mass assignment: the caller cannot choose id, owner or version (unknown members: 422).
     Hostile(
         "server_fields_in_body",
-        (201,),
+        (422,),
         body=workflow('"mass"', id=f'"{CHOSEN_ID}"', owner_id=f'"{OTHER_USER}"', version="99"),
         stored={"version": 1},
         not_stored={"id": str(CHOSEN_ID), "owner_id": str(OTHER_USER)},

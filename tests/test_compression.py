@@ -69,8 +69,9 @@ async def test_mermaid_and_write_answers_are_gzipped_with_their_own_tags(
     nodes = (await client.get(url)).json()["nodes"]
 
     mermaid = await client.get(url, params={"format": "mermaid"}, headers=GZIP)
+    renamed = [{**node, "name": f"{node['name']} renamed"} for node in nodes]  # a change
     saved = await client.put(
-        url, json={"nodes": nodes, "edges": []}, headers={**GZIP, "If-Match": '"2-mermaid-gzip"'}
+        url, json={"nodes": renamed, "edges": []}, headers={**GZIP, "If-Match": '"2-mermaid-gzip"'}
     )
 
     assert (mermaid.headers["content-encoding"], mermaid.headers["etag"]) == (

@@ -50,7 +50,7 @@ async def test_parallel_patches_with_one_tag_have_one_winner(
 ) -> None:
     created = await client.post(path, json=BODIES[path])
     url = f"{path}/{created.json()['id']}"
-    await client.patch(url, json={}, headers=if_match(1))
+    await client.patch(url, json={"name": "renamed"}, headers=if_match(1))
     winner = assert_one_winner(await race_patches(client, url, 2), 2)
     final = await client.get(url)
     assert final.headers["etag"] == '"3"'

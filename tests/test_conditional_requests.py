@@ -126,7 +126,8 @@ async def test_each_representation_has_its_own_tag_and_if_match_takes_any(
     assert as_mermaid.headers["etag"] == f'"{version}-mermaid"'
     for suffix in ("-mermaid", "-gzip", "-mermaid-gzip"):
         held = f'"{version}{suffix}"'
-        body = {"nodes": (await client.get(graph_url)).json()["nodes"], "edges": []}
+        nodes = (await client.get(graph_url)).json()["nodes"]
+        body = {"nodes": [{**n, "name": f"n{suffix}"} for n in nodes], "edges": []}  # a change
         saved = await client.put(graph_url, json=body, headers={"If-Match": held})
         assert saved.status_code == 200, (held, saved.text)
         version += 1

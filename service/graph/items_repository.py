@@ -1,7 +1,7 @@
 """The SQL every graph item (node or edge) of a workflow shares, named by a `GraphTable`.
 
-Every write first raises the workflow version (`bump_version`), which checks If-Match and
-locks the workflow row until commit, so graph checks never race another writer. Statements
+Every write first locks the workflow row until commit and checks If-Match, so graph checks
+never race another writer; the version rises only when the write changes something. Statements
 are built with Core from the tables and compiled once, on first use.
 """
 
@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     insert,
     null,
+    or_,
     select,
     true,
     tuple_,
@@ -41,12 +42,18 @@ from service.errors import (
     GraphTooLargeError,
     NotFoundError,
     ValidationError,
-    invalid_value,
+    body_error,
     json_pointer,
     workflow_not_found,
 )
 from service.graph.edges.models import Edge
-from service.owned_rows import WORKFLOWS_TABLE, RowState, VersionedJson, version_matches
+from service.owned_rows import (
+    WORKFLOWS_TABLE,
+    RowState,
+    VersionedJson,
+    raised_if,
+    version_matches,
+)
 from service.pagination import Cursor, SortKey, split_page
 from service.preconditions import Precondition, precondition_params
 from service.responses import render_json
@@ -151,9 +158,7 @@ def validated_merge(model: type[ModelT], stored: dict[str, Any], changes: dict[s
     try:
         return model.model_validate({**stored, **changes})
     except PydanticValidationError as error:
-        problems = [
-            invalid_value(json_pointer(*item["loc"]), item["msg"]) for item in error.errors()
-        ]
+        problems = [body_error(item) for item in error.errors()]
         raise ValidationError(problems) from None
 
 
@@ -333,23 +338,33 @@ async def stored_item(
     return stored
 
 
+def item_differs(items: Table, record: TableValuedAlias, fields: Sequence[str]) -> Any:
+    """Some field of the record differs from the stored item's."""
+    return or_(*(items.c[name].is_distinct_from(record.c[name]) for name in fields))
+
+
 def item_update(table: GraphTable, fields: Sequence[str]) -> Any:
     """UPDATE of the item `item_id` of `workflow_id`, writing `fields` from the `record`.
 
-    updated_at, where the table keeps one, is refreshed by its column's onupdate.
+    Only when one of them differs, so an unchanged item keeps its updated_at (which, where
+    the table keeps one, is refreshed by its column's onupdate).
     """
     items = table.table
     record = table.records("record", fields, many=False)
     return (
         update(items)
         .values({name: record.c[name] for name in fields})
-        .where(items.c.id == bindparam("item_id"), items.c.workflow_id == bindparam("workflow_id"))
+        .where(
+            items.c.id == bindparam("item_id"),
+            items.c.workflow_id == bindparam("workflow_id"),
+            item_differs(items, record, fields),
+        )
     )
 
 
 @cache
 def update_statement(table: GraphTable) -> CompiledSql:
-    """Write every Create field of the record over the item; its new JSON."""
+    """Write every Create field of the record over the item if one differs; its new JSON."""
     return compiled(item_update(table, table.fields).returning(table.json))
 
 
@@ -359,14 +374,36 @@ async def update_item(
     workflow_id: uuid.UUID,
     item_id: uuid.UUID,
     item: BaseModel,
-) -> str:
-    """Write every field of a validated Create model over the stored item; its new JSON."""
+) -> str | None:
+    """Write a validated Create model over the stored item; its new JSON, None if unchanged."""
     values = {"record": item.model_dump(mode="json"), "item_id": item_id}
     row = await fetch_one(
         connection, update_statement(table), {**values, "workflow_id": workflow_id}
     )
-    assert row is not None  # stored_item found it and the workflow lock holds
-    return str(row[0])
+    return None if row is None else str(row[0])
+
+
+async def write_item(
+    connection: AsyncConnection[Any],
+    table: GraphTable,
+    owner_id: uuid.UUID,
+    workflow: tuple[uuid.UUID, int],
+    item_id: uuid.UUID,
+    item: BaseModel,
+) -> VersionedJson:
+    """Write a merged, checked item over the stored one; the version rises only if it changed.
+
+    The workflow is locked and its If-Match checked (its id and that version in `workflow`).
+    """
+    workflow_id, version = workflow
+    body = await update_item(connection, table, workflow_id, item_id, item)
+    if body is None:
+        unchanged = await get_item(connection, table, owner_id, workflow_id, item_id)
+        assert unchanged is not None  # the lock holds
+        return unchanged
+    version = await bump_version(connection, owner_id, workflow_id, None)
+    await record_update(connection, table, owner_id, workflow_id, version, item_id)
+    return VersionedJson(version, body, item_id)
 
 
 @cache
@@ -417,14 +454,20 @@ async def delete_item(
 
 @cache
 def bump_and_update_statement(table: GraphTable, fields: tuple[str, ...]) -> CompiledSql:
-    """Raise the version (If-Match checked) and write `fields` of the item, in one statement."""
+    """Check If-Match and write `fields` of the item, in one statement.
+
+    The version rises only if a field differs; the item's JSON is answered either way, and
+    whether it was written.
+    """
     workflows, items = WORKFLOWS_TABLE, table.table
     item_exists = exists().where(
         items.c.id == bindparam("item_id"), items.c.workflow_id == workflows.c.id
     )
+    record = table.records("record", fields, many=False)
+    differs = item_exists.where(item_differs(items, record, fields))
     bumped = (
         update(workflows)
-        .values(version=workflows.c.version + 1)
+        .values(raised_if(workflows, differs))
         .where(WORKFLOWS.where(RowState.LIVE), version_matches(workflows.c.version), item_exists)
         .returning(workflows.c.version)
         .cte("bumped")
@@ -435,8 +478,10 @@ def bump_and_update_statement(table: GraphTable, fields: tuple[str, ...]) -> Com
         .returning(*items.c)
         .cte("changed")
     )
-    rendered = select(table.json_of(changed)).scalar_subquery()
-    return compiled(select(bumped.c.version, rendered))
+    # A CTE's writes are not visible to the same statement: `stored` is the item unchanged.
+    stored = select(table.json).where(items.c.id == bindparam("item_id")).scalar_subquery()
+    rendered = func.coalesce(select(table.json_of(changed)).scalar_subquery(), stored)
+    return compiled(select(bumped.c.version, rendered, select(changed.c.id).exists()))
 
 
 async def update_in_one_statement(
@@ -461,11 +506,24 @@ async def update_in_one_statement(
     row = await fetch_one(connection, statement, values)
     if row is None:
         raise await refusal(connection, table, owner_id, workflow_id, item_id, precondition)
-    version = int(row[0])
+    version, body, written = int(row[0]), str(row[1]), bool(row[2])
+    if written:
+        await record_update(connection, table, owner_id, workflow_id, version, item_id)
+    return VersionedJson(version, body, item_id)
+
+
+async def record_update(
+    connection: AsyncConnection[Any],
+    table: GraphTable,
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    version: int,
+    item_id: uuid.UUID,
+) -> None:
+    """Log the version step of an item's update."""
     operation = item_operation(table, Operation.NODE_UPDATED, Operation.EDGE_UPDATED)
     entry = item_entry(table, operation, touched(updated=[item_id]))
     await change_log.record(connection, owner_id, workflow_id, version, entry)
-    return VersionedJson(version, str(row[1]), item_id)
 
 
 async def refusal(

@@ -10,7 +10,13 @@ from sqlmodel._compat import SQLModelConfig
 
 from service.graph.edges.models import EdgeCreate, EdgePublic, EdgeUpdate
 from service.graph.nodes.models import NodeCreate, NodePublic, NodeUpdate, by_node_type
-from service.shared_models import PUBLIC_CONFIG, Name, documented_as
+from service.shared_models import (
+    PUBLIC_CONFIG,
+    WRITE_CONFIG,
+    AcceptsReadOnly,
+    Name,
+    documented_as,
+)
 from service.workflows.models import WorkflowPublic
 
 CLIENT_ID_DESCRIPTION = (
@@ -26,7 +32,7 @@ class GraphFormat(StrEnum):
     MERMAID = "mermaid"
 
 
-class GraphNodeIn(NodeCreate):
+class GraphNodeIn(NodeCreate, AcceptsReadOnly):
     """A node of a saved graph, with an optional client-chosen id."""
 
     # SQLModel's __init__ makes pydantic build nested items through it, which runs the model
@@ -35,23 +41,41 @@ class GraphNodeIn(NodeCreate):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, description=CLIENT_ID_DESCRIPTION)
 
+    @classmethod
+    def read_only_of(cls) -> type[BaseModel]:
+        """GET .../graph answers each node as NodePublic."""
+        return NodePublic
 
-class GraphEdgeIn(EdgeCreate):
+
+class GraphEdgeIn(EdgeCreate, AcceptsReadOnly):
     """An edge of a saved graph, with an optional client-chosen id; endpoints are node ids."""
 
     __init__ = BaseModel.__init__
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, description=CLIENT_ID_DESCRIPTION)
 
+    @classmethod
+    def read_only_of(cls) -> type[BaseModel]:
+        """GET .../graph answers each edge as EdgePublic."""
+        return EdgePublic
+
 
 GraphNodeItem = Annotated[GraphNodeIn, documented_as(by_node_type(GraphNodeIn))]
 
 
-class GraphIn(SQLModel):
-    """Body of PUT .../graph: the whole graph; stored items missing from it are deleted."""
+class GraphIn(AcceptsReadOnly):
+    """Body of PUT .../graph: the whole graph; stored items missing from it are deleted.
+
+    The workflow members GET .../graph answers are read-only here: sent back, they are ignored.
+    """
 
     nodes: list[GraphNodeItem]
     edges: list[GraphEdgeIn]
+
+    @classmethod
+    def read_only_of(cls) -> type[BaseModel]:
+        """GET .../graph answers GraphPublic."""
+        return GraphPublic
 
 
 def _checked_by_the_route(value: Any) -> Any:
@@ -89,6 +113,11 @@ class GraphChanges(SQLModel):
     nodes: ChangeCounts
     edges: ChangeCounts
 
+    def changed_anything(self) -> bool:
+        """Whether the save created, changed or deleted anything."""
+        counts = (self.nodes, self.edges)
+        return any(c.created or c.updated or c.deleted for c in counts)
+
 
 class GraphSaveResult(GraphPublic):
     """The saved graph and what the save changed."""
@@ -98,26 +127,25 @@ class GraphSaveResult(GraphPublic):
     changes: GraphChanges
 
 
-CHANGE_SET_CONFIG = SQLModelConfig(extra="forbid")
 CHANGE_LIST_DESCRIPTION = "At most MAX_BATCH_ITEMS (default 100) items."
 
 
 class ChangeSetNodeIn(GraphNodeIn):
     """A node a change set creates, with an optional client-chosen id."""
 
-    model_config = CHANGE_SET_CONFIG
+    model_config = WRITE_CONFIG
 
 
 class ChangeSetEdgeIn(GraphEdgeIn):
     """An edge a change set creates, with an optional client-chosen id."""
 
-    model_config = CHANGE_SET_CONFIG
+    model_config = WRITE_CONFIG
 
 
 class ChangeSetNodeUpdate(NodeUpdate):
     """A node a change set updates: its id and the fields that replace the stored ones."""
 
-    model_config = CHANGE_SET_CONFIG
+    model_config = WRITE_CONFIG
     __init__ = BaseModel.__init__  # as GraphNodeIn: never a table row
 
     id: uuid.UUID
@@ -126,7 +154,7 @@ class ChangeSetNodeUpdate(NodeUpdate):
 class ChangeSetEdgeUpdate(EdgeUpdate):
     """An edge a change set updates: its id and the fields that replace the stored ones."""
 
-    model_config = CHANGE_SET_CONFIG
+    model_config = WRITE_CONFIG
     __init__ = BaseModel.__init__  # as GraphNodeIn: never a table row
 
     id: uuid.UUID
@@ -138,7 +166,7 @@ ChangeSetNodeItem = Annotated[ChangeSetNodeIn, documented_as(by_node_type(Change
 class ChangeSetNodes(SQLModel):
     """What a change set does to nodes; a deleted node takes its edges with it."""
 
-    model_config = CHANGE_SET_CONFIG
+    model_config = WRITE_CONFIG
     __init__ = BaseModel.__init__  # as GraphNodeIn: never a table row
 
     create: list[ChangeSetNodeItem] = Field(
@@ -153,7 +181,7 @@ class ChangeSetNodes(SQLModel):
 class ChangeSetEdges(SQLModel):
     """What a change set does to edges."""
 
-    model_config = CHANGE_SET_CONFIG
+    model_config = WRITE_CONFIG
     __init__ = BaseModel.__init__  # as GraphNodeIn: never a table row
 
     create: list[ChangeSetEdgeIn] = Field(default_factory=list, description=CHANGE_LIST_DESCRIPTION)
@@ -198,6 +226,8 @@ class GraphChangeSet(SQLModel):
 
 class DuplicateIn(SQLModel):
     """Body of POST .../duplicate (optional)."""
+
+    model_config = WRITE_CONFIG
 
     name: Name | None = Field(
         default=None, description='Name of the copy; "Copy of <name>" when omitted.'

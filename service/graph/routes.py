@@ -216,8 +216,9 @@ async def replace_graph(
     """Make the body the whole graph: ids kept, new ids created, missing items deleted.
 
     Every item problem is reported at once (422) before anything is written; a cycle is 409;
-    then If-Match is checked and the version raised. A save whose definition differs from
-    the latest revision's records a new revision (origin `save`); an unchanged one does not.
+    then If-Match is checked, and the version raised if anything changed. A save whose
+    definition differs from the latest revision's records a new revision (origin `save`); an
+    unchanged one does not.
     """
     graph_checks.check_size(
         payload, settings.max_nodes_per_workflow, settings.max_edges_per_workflow

@@ -21,6 +21,7 @@ from service.errors import (
     SelfLoopError,
     ValidationError,
     json_pointer,
+    validation_code,
 )
 from service.graph.dag import cycle_if_added, find_cycle
 from service.graph.models import GraphEdgeIn, GraphIn, GraphNodeIn
@@ -94,7 +95,7 @@ def parse_graph(payload: Any) -> SubmittedGraph:
         graph = GraphIn.model_validate(payload)
     except PydanticValidationError as error:
         problems = [
-            problem(json_pointer(*item["loc"]), str(item["msg"]), ItemCode.INVALID_VALUE)
+            problem(json_pointer(*item["loc"]), str(item["msg"]), validation_code(item))
             for item in error.errors()
         ]
         return _valid_items(payload, problems)

@@ -61,11 +61,12 @@ async def replace_graph(
     The row lock comes before any stored fact is read, so no writer of this workflow can
     change them between the checks and the save. The body is judged before the precondition,
     as FastAPI judges declared bodies: an invalid document is 422 whatever the version. The
-    revision is recorded unless the latest one holds the same content.
+    version rises only if something changed; the revision is recorded unless the latest one
+    holds the same content.
     """
-    await workflows.lock_workflow(connection, owner_id, workflow_id)
+    version = await workflows.lock_workflow(connection, owner_id, workflow_id)
     await check(connection, owner_id, workflow_id, submitted)
-    version = await workflows.bump_version(connection, owner_id, workflow_id, precondition, fields)
+    await workflows.require_match(connection, workflow_id, precondition, version)
     try:
         async with connection.transaction():  # a savepoint: a clash leaves nothing written
             changes, ids = await repository.save_graph(connection, workflow_id, submitted)
@@ -74,9 +75,14 @@ async def replace_graph(
         # again names them (422); anything else is unforeseen and stays an error.
         await check(connection, owner_id, workflow_id, submitted)
         raise
-    written = [] if fields is None else sorted(fields.model_fields_set)
-    entry = ChangeEntry(operation=operation, nodes=ids.nodes, edges=ids.edges, fields=written)
-    await change_log.record(connection, owner_id, workflow_id, version, entry)
+    # An unchanged graph (and fields) keeps the version: autosaves of other editors still apply.
+    bumped = await workflows.bump_version(
+        connection, owner_id, workflow_id, precondition, fields, touched=changes.changed_anything()
+    )
+    if bumped != version:
+        written = [] if fields is None else sorted(fields.model_fields_set)
+        entry = ChangeEntry(operation=operation, nodes=ids.nodes, edges=ids.edges, fields=written)
+        await change_log.record(connection, owner_id, workflow_id, bumped, entry)
     saved = await repository.get_graph(connection, owner_id, workflow_id)
     assert saved is not None  # locked above
     stored = await record_revision(connection, workflow_id, owner_id, saved, revision)

@@ -8,6 +8,7 @@ from sqlmodel import Field, SQLModel
 from service.graph.nodes.models import enum_column
 from service.shared_models import (
     PUBLIC_CONFIG,
+    WRITE_CONFIG,
     IdMixin,
     JsonObject,
     ModelProvider,
@@ -36,6 +37,8 @@ class RegistryEntryBase(SQLModel):
 
 class RegistryEntryUpdate(SQLModel):
     """PATCH fields every registry entry shares."""
+
+    model_config = WRITE_CONFIG
 
     name: SafeStr = Field(default=None, min_length=1, max_length=255)
     description: SafeStr | None = Field(default=None, max_length=10_000)
@@ -78,6 +81,8 @@ class Tool(ToolBase, IdMixin, TimestampsMixin, SoftDeleteMixin, table=True):
 class ToolCreate(ToolBase):
     """Body of POST /tools."""
 
+    model_config = WRITE_CONFIG
+
 
 class ToolUpdate(RegistryEntryUpdate):
     """Body of PATCH /tools/{id}."""
@@ -119,6 +124,8 @@ class Agent(AgentBase, IdMixin, TimestampsMixin, SoftDeleteMixin, table=True):
 
 class AgentCreate(AgentBase):
     """Body of POST /agents."""
+
+    model_config = WRITE_CONFIG
 
 
 class AgentUpdate(RegistryEntryUpdate):

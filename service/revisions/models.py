@@ -17,6 +17,7 @@ from service.shared_models import (
     INT32_MAX,
     PUBLIC_CONFIG,
     WHOLE_NUMBER,
+    WRITE_CONFIG,
     CreatedAtMixin,
     SafeStr,
     StrictInt,
@@ -80,6 +81,8 @@ class Revision(RevisionBase, CreatedAtMixin, table=True):
 
 class RevisionCreate(RevisionBase):
     """Body of POST .../revisions: a named checkpoint of the current state."""
+
+    model_config = WRITE_CONFIG
 
 
 class RevisionPublic(RevisionBase):

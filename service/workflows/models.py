@@ -10,6 +10,7 @@ from sqlmodel import Field, Relationship, SQLModel
 from service.config_documents import WorkflowConfigJson
 from service.shared_models import (
     PUBLIC_CONFIG,
+    WRITE_CONFIG,
     IdMixin,
     JsonObject,
     SafeStr,
@@ -103,9 +104,13 @@ class Workflow(WorkflowBase, IdMixin, TimestampsMixin, SoftDeleteMixin, table=Tr
 class WorkflowCreate(WorkflowBase):
     """Body of POST /workflows."""
 
+    model_config = WRITE_CONFIG
+
 
 class WorkflowUpdate(SQLModel):
     """Body of PATCH /workflows/{id}: the fields it names replace the stored ones."""
+
+    model_config = WRITE_CONFIG
 
     name: SafeStr = Field(default=None, min_length=1, max_length=255)
     description: SafeStr | None = Field(default=None, max_length=10_000)

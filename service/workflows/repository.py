@@ -1,8 +1,9 @@
 """Workflows: the owned-row data access applied to the workflows table.
 
 `bump_version` starts node and edge writes: it checks If-Match and raises the version in
-one statement, and the row lock it takes holds other writers off until commit. Every write
-here that raises the version records the step in the change log next to it.
+one statement, and the row lock it takes holds other writers off until commit. Writes that
+may change nothing (PATCH, graph save) lock and check first, and raise it only on a change.
+Every write here that raises the version records the step in the change log next to it.
 """
 
 import uuid
@@ -105,14 +106,45 @@ async def bump_version(
     workflow_id: uuid.UUID,
     precondition: Precondition | None,
     changes: BaseModel | None = None,
+    *,
+    touched: bool = True,
 ) -> int:
     """Raise a live workflow's version by one if the precondition holds; locks it until commit.
 
-    `changes` (an Update model's set fields) are written in the same statement. The caller
+    `changes` (an Update model's set fields) are written in the same statement. Unless
+    `touched`, the version rises only if one of them differs from what is stored. The caller
     records the step once it knows the ids it touched (service.changes.service.record).
     """
-    updated = await update_row(connection, WORKFLOWS, owner_id, workflow_id, precondition, changes)
+    updated = await update_row(
+        connection, WORKFLOWS, owner_id, workflow_id, precondition, changes, touched=touched
+    )
     return updated.version
+
+
+async def checked_version(
+    connection: AsyncConnection[Any],
+    owner_id: uuid.UUID,
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+) -> int:
+    """Lock the owner's live workflow and check the precondition; its version (404, 412).
+
+    For writes that learn only after writing whether they changed anything.
+    """
+    version = await lock_workflow(connection, owner_id, workflow_id)
+    await require_match(connection, workflow_id, precondition, version)
+    return version
+
+
+async def require_match(
+    connection: AsyncConnection[Any],
+    workflow_id: uuid.UUID,
+    precondition: Precondition | None,
+    version: int,
+) -> None:
+    """412 VERSION_MISMATCH (with the missed steps) unless the precondition allows `version`."""
+    if precondition is not None and not precondition.matches(version):
+        raise await change_log.version_mismatch(connection, workflow_id, precondition, version)
 
 
 async def patch_workflow(
@@ -122,14 +154,15 @@ async def patch_workflow(
     precondition: Precondition | None,
     workflow_in: WorkflowUpdate,
 ) -> VersionedJson:
-    """Replace the named fields; the version rises even when nothing changed."""
+    """Replace the named fields; the version rises (and the step is logged) only on a change."""
+    version = await checked_version(connection, owner_id, workflow_id, precondition)
     updated = await patch_row(
         connection, WORKFLOWS, owner_id, workflow_id, precondition, workflow_in
     )
-    entry = ChangeEntry(
-        operation=Operation.WORKFLOW_UPDATED, fields=sorted(workflow_in.model_fields_set)
-    )
-    await change_log.record(connection, owner_id, workflow_id, updated.version, entry)
+    if updated.version != version:
+        fields = sorted(workflow_in.model_fields_set)
+        entry = ChangeEntry(operation=Operation.WORKFLOW_UPDATED, fields=fields)
+        await change_log.record(connection, owner_id, workflow_id, updated.version, entry)
     return updated
 
 

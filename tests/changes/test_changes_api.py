@@ -250,7 +250,10 @@ async def test_purging_a_referenced_entry_logs_the_nodes_it_emptied(
     client: httpx.AsyncClient, registry: str
 ) -> None:
     """A purge that empties nodes' references is a step of their workflow."""
-    body = {"name": "x", "tool_type": "http", "model_provider": "openai", "model_name": "m"}
+    body = {
+        "tools": {"name": "x", "tool_type": "http"},
+        "agents": {"name": "x", "model_provider": "openai", "model_name": "m"},
+    }[registry]
     entry = expect(await client.post(f"{API}/{registry}", json=body), 201).json()
     workflow = await create_workflow(client)
     reference = {"tools": "tool_id", "agents": "agent_id"}[registry]

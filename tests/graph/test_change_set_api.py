@@ -187,7 +187,7 @@ async def assert_nothing_changed(client: httpx.AsyncClient, workflow: Json, befo
         ("existing_id", [("DUPLICATE_ID", "/nodes/create/0/id")]),
         ("invalid_field", [("INVALID_VALUE", "/nodes/update/1/name")]),
         ("invalid_merge", [("INVALID_VALUE", "/nodes/update/0/config/trigger_type")]),
-        ("unknown_member", [("INVALID_VALUE", "/nodes/update/0/position")]),
+        ("unknown_member", [("UNKNOWN_MEMBER", "/nodes/update/0/position")]),
         ("reference_not_found", [("REFERENCE_NOT_FOUND", "/nodes/create/0/tool_id")]),
         ("too_many_items", [("TOO_MANY_ITEMS", "/nodes/delete")]),
     ],

@@ -37,7 +37,12 @@ async def test_purging_a_referenced_entry_raises_the_workflow_version(
     client: httpx.AsyncClient, registry: str, node_type: str, reference: str
 ) -> None:
     """The database empties the nodes' reference; their workflow's ETag must change too."""
-    body = {"name": "x", "tool_type": "http", "model_provider": "openai", "model_name": "m"}
+    fields = {"tools": {"tool_type": "http"}, "agents": {"model_provider": "openai"}}
+    body = {
+        "name": "x",
+        **fields[registry],
+        **({"model_name": "m"} if registry == "agents" else {}),
+    }
     entry = expect(await client.post(f"{API}/{registry}", json=body), 201).json()
     workflow = await create_workflow(client)
     node = await create_node(client, workflow, node_type=node_type, **{reference: entry["id"]})

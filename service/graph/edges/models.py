@@ -13,6 +13,7 @@ from service.shared_models import (
     INT32_MAX,
     PUBLIC_CONFIG,
     WHOLE_NUMBER,
+    WRITE_CONFIG,
     IdMixin,
     SafeStr,
     StrictInt,
@@ -97,9 +98,13 @@ class Edge(EdgeBase, IdMixin, TimestampsMixin, table=True):
 class EdgeCreate(EdgeBase):
     """Body of POST /workflows/{id}/edges."""
 
+    model_config = WRITE_CONFIG
+
 
 class EdgeUpdate(SQLModel):
     """Body of PATCH .../edges/{id}: the fields it names replace the stored ones."""
+
+    model_config = WRITE_CONFIG
 
     source_node_id: uuid.UUID = Field(default=None)
     target_node_id: uuid.UUID = Field(default=None)
@@ -120,6 +125,8 @@ class EdgePublic(TimestampsMixin, EdgeBase, IdMixin):
 
 class EdgeBatchCreate(SQLModel):
     """Body of POST .../edges/batch: edges created together, all or nothing."""
+
+    model_config = WRITE_CONFIG
 
     edges: list[EdgeCreate] = Field(
         min_length=1, description="At most MAX_BATCH_ITEMS (default 100) edges."

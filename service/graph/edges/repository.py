@@ -28,15 +28,15 @@ from service.graph.items_repository import (
     item_pointer,
     refuse_growth,
     stored_item,
-    update_item,
     validated_merge,
+    write_item,
 )
 from service.graph.nodes.models import Node
 from service.graph.rules import Connection, connection_problems, new_cycle
 from service.owned_rows import VersionedJson
 from service.preconditions import Precondition
 from service.sql import compiled, table_of
-from service.workflows.repository import bump_version
+from service.workflows.repository import bump_version, checked_version
 
 EDGES = GraphTable(table_of(Edge), "Edge", EdgePublic, EdgeCreate)
 NODES_TABLE = table_of(Node)
@@ -173,14 +173,11 @@ async def update_edge(
     precondition: Precondition | None,
     edge_in: EdgeUpdate,
 ) -> VersionedJson:
-    """Merge the named fields over the stored edge; the graph must stay a DAG."""
-    version = await bump_version(connection, owner_id, workflow_id, precondition)
+    """Merge the named fields over the stored edge (the graph stays a DAG); a change bumps."""
+    version = await checked_version(connection, owner_id, workflow_id, precondition)
     stored = await stored_item(connection, EDGES, workflow_id, edge_id)
     edge = validated_merge(EdgeCreate, stored, edge_in.model_dump(exclude_unset=True))
     graph = await load_graph(connection, workflow_id, endpoints([edge]), without_edge=edge_id)
     refuse_bad_edges([edge], graph, None)
     refuse_cycle(graph.pairs(), added_pairs([edge]))
-    body = await update_item(connection, EDGES, workflow_id, edge_id, edge)
-    entry = item_entry(EDGES, Operation.EDGE_UPDATED, touched(updated=[edge_id]))
-    await change_log.record(connection, owner_id, workflow_id, version, entry)
-    return VersionedJson(version, body, edge_id)
+    return await write_item(connection, EDGES, owner_id, (workflow_id, version), edge_id, edge)

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, Union, cast
 
 from annotated_types import Ge, Le
@@ -23,6 +24,7 @@ from service.config_documents import (
 from service.shared_models import (
     PUBLIC_CONFIG,
     WHOLE_NUMBER,
+    WRITE_CONFIG,
     FiniteFloat,
     IdMixin,
     JsonObject,
@@ -30,6 +32,7 @@ from service.shared_models import (
     SafeStr,
     StrictInt,
     TimestampsMixin,
+    document_read_only,
     documented_as,
 )
 from service.workflows.models import jsonb_object_field
@@ -160,6 +163,8 @@ def errors_under(error: ValidationError, prefix: tuple[str, ...]) -> ValidationE
 class NodeCreate(NodeBase):
     """Body of POST /workflows/{id}/nodes; config is checked against the node type."""
 
+    model_config = WRITE_CONFIG
+
     @model_validator(mode="after")
     def _meets_node_type(self) -> Self:
         config_model = CONFIG_BY_NODE_TYPE.get(self.node_type.value)
@@ -187,6 +192,17 @@ REQUIRED_BY_NODE_TYPE: dict[NodeType, tuple[str, ...]] = {
 }
 
 
+def variant_schema_extra(node_type: NodeType) -> Callable[[dict[str, Any], type[Any]], None]:
+    """A variant's `json_schema_extra`: its type's requirements, its base's read-only members."""
+    require = required_in_schema(*REQUIRED_BY_NODE_TYPE.get(node_type, ()))
+
+    def extra(schema: dict[str, Any], model: type[Any]) -> None:
+        document_read_only(schema, model)
+        require(schema)
+
+    return extra
+
+
 def node_variant(base: type[SQLModel], node_type: NodeType) -> type[SQLModel]:
     """`base` as one node type shows it in the schema: its node_type, config and requirements."""
     annotations: dict[str, Any] = {"node_type": cast(Any, Literal)[node_type]}
@@ -194,9 +210,7 @@ def node_variant(base: type[SQLModel], node_type: NodeType) -> type[SQLModel]:
         "__module__": __name__,
         "__doc__": f"A {node_type} node: {(base.__doc__ or '').splitlines()[0]}",
         "__annotations__": annotations,
-        "model_config": SQLModelConfig(
-            json_schema_extra=required_in_schema(*REQUIRED_BY_NODE_TYPE.get(node_type, ()))
-        ),
+        "model_config": SQLModelConfig(json_schema_extra=variant_schema_extra(node_type)),
     }
     config_model = CONFIG_BY_NODE_TYPE.get(node_type.value)
     if config_model is not None:
@@ -231,6 +245,8 @@ class NodeUpdate(SQLModel):
     The merged node must meet its type's requirements, as in the create body's variants.
     """
 
+    model_config = WRITE_CONFIG
+
     name: SafeStr = Field(default=None, min_length=1, max_length=255)
     node_type: NodeType = Field(
         default=None, description="A new type re-checks config, tool_id and agent_id."
@@ -260,6 +276,8 @@ class NodePublic(TimestampsMixin, NodeBase, IdMixin):
 
 class NodeBatchCreate(SQLModel):
     """Body of POST .../nodes/batch: nodes created together, all or nothing."""
+
+    model_config = WRITE_CONFIG
 
     nodes: list[NodeCreateIn] = Field(
         min_length=1, description="At most MAX_BATCH_ITEMS (default 100) nodes."

@@ -1,7 +1,7 @@
 """Nodes: a node's tool or agent must be one of its owner's live ones.
 
-Every write first raises the workflow version (`bump_version`), which checks If-Match and
-locks the workflow row until commit.
+Every write first locks the workflow row until commit and checks If-Match; the version rises
+only when the write changes something.
 """
 
 import uuid
@@ -25,15 +25,15 @@ from service.graph.items_repository import (
     refuse_growth_beyond,
     stored_item,
     update_in_one_statement,
-    update_item,
     validated_merge,
+    write_item,
 )
 from service.graph.nodes.models import Node, NodeCreate, NodePublic, NodeUpdate
 from service.owned_rows import VersionedJson
 from service.preconditions import Precondition
 from service.registry.models import Agent, Tool  # noqa: F401  (node_references resolves to them)
 from service.sql import CompiledSql, compiled, table_of
-from service.workflows.repository import bump_version
+from service.workflows.repository import bump_version, checked_version
 
 NODES = GraphTable(table_of(Node), "Node", NodePublic, NodeCreate)
 REFERENCE_TABLES = owned_rows.node_references()
@@ -135,21 +135,18 @@ async def update_node(
     precondition: Precondition | None,
     node_in: NodeUpdate,
 ) -> VersionedJson:
-    """Merge the named fields over the stored node and check the whole; the version rises."""
+    """Merge the named fields over the stored node, check the whole; a change raises the version."""
     changes = node_in.model_dump(exclude_unset=True)
     if changes and changes.keys() <= SELF_CONTAINED_FIELDS:
         record = node_in.model_dump(mode="json", exclude_unset=True)
         return await update_in_one_statement(
             connection, NODES, owner_id, workflow_id, node_id, precondition, record
         )
-    version = await bump_version(connection, owner_id, workflow_id, precondition)
+    version = await checked_version(connection, owner_id, workflow_id, precondition)
     stored = await stored_item(connection, NODES, workflow_id, node_id)
     node = validated_merge(NodeCreate, stored, changes)
     # Only references the PATCH names are checked: moving a node must not fail on an old one.
     problems = await reference_problems(connection, owner_id, node_references(changes, ""))
     if problems:
         raise ValidationError(problems, detail="The node references unknown tools or agents.")
-    body = await update_item(connection, NODES, workflow_id, node_id, node)
-    entry = item_entry(NODES, Operation.NODE_UPDATED, touched(updated=[node_id]))
-    await change_log.record(connection, owner_id, workflow_id, version, entry)
-    return VersionedJson(version, body, node_id)
+    return await write_item(connection, NODES, owner_id, (workflow_id, version), node_id, node)

@@ -233,7 +233,7 @@ async def test_patch_edge_changes_fields_and_bumps_version(
     track(workflow, response)
     assert (response.json()["label"], response.json()["target_node_id"]) == ("new", c["id"])
     unchanged = await client.patch(url, json={}, headers=if_match(workflow))
-    assert unchanged.headers["etag"] == f'"{workflow["version"] + 1}"'
+    assert unchanged.headers["etag"] == f'"{workflow["version"]}"'
 
 
 async def test_patch_edge_keeps_the_graph_a_dag(
