@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     max_revisions_per_workflow: int = Field(
         default=1000, ge=1, description="Revisions kept per workflow (and the published one)."
     )
+    change_log_retention: int = Field(
+        default=10_000, ge=1, description="Change log entries kept per workflow, at least."
+    )
     warn_dead_ends: bool = False
     # Below ~1.4 KB an answer fits one TCP segment either way, so gzip (20-25 us for 1 KB on
     # this machine) saves no round trip; a 100-node page of 45 KB becomes 4 KB in 0.2-0.6 ms.

@@ -6,6 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union, cast
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from service.changes.models import ChangePublic
 from service.graph.validation import ValidationIssue
 
 PROBLEM_JSON = "application/problem+json"
@@ -70,6 +71,16 @@ class VersionMismatchProblem(Problem):
 
     code: Literal["VERSION_MISMATCH"]
     current_version: int
+    changes_since: list[ChangePublic] = Field(
+        default_factory=list,
+        description=(
+            "The change log entries between the newest version If-Match named and the current "
+            "one, oldest first, at most 100 (workflow, node and edge writes; empty elsewhere)."
+        ),
+    )
+    changes_truncated: bool = Field(
+        default=False, description="More steps were missed than `changes_since` holds."
+    )
 
 
 class CycleProblem(Problem):
@@ -219,11 +230,32 @@ class VersionMismatchError(ProblemError):
     status, code, title = 412, "VERSION_MISMATCH", "Version mismatch"
     schema = VersionMismatchProblem
 
-    def __init__(self, current_version: int):
+    def __init__(
+        self,
+        current_version: int,
+        *,
+        changes_since: list[ChangePublic] | None = None,
+        truncated: bool = False,
+    ):
         super().__init__(
             f"If-Match or If-None-Match refuses the current version {current_version}",
             headers={"ETag": f'"{current_version}"'},
             current_version=current_version,
+            changes_since=changes_since or [],
+            changes_truncated=truncated,
+        )
+
+
+class ChangesExpiredError(ProblemError):
+    """The change log no longer reaches back to the version asked for: reload the graph."""
+
+    status, code, title = 410, "CHANGES_EXPIRED", "Changes expired"
+
+    def __init__(self, since: int, oldest: int | None):
+        reach = "holds no entries" if oldest is None else f"starts at version {oldest}"
+        super().__init__(
+            f"The change log {reach}; the steps after version {since} are gone. "
+            "Reload the workflow and its graph."
         )
 
 

@@ -18,6 +18,8 @@ from starlette.middleware.cors import CORSMiddleware
 
 from service import metrics, probes
 from service.auth import VerifiedTokens
+from service.changes import routes as changes
+from service.changes.service import configure_retention
 from service.compression import CompressionMiddleware
 from service.config import Settings, get_settings
 from service.db import check_idle_connections, create_pool, resolve_database_url
@@ -78,6 +80,10 @@ OPENAPI_TAGS = [
         "name": "revisions",
         "description": "Immutable snapshots of a workflow: history, diff, restore, publishing.",
     },
+    {
+        "name": "changes",
+        "description": "A workflow's change log: every version step, what it touched, by whom.",
+    },
     {"name": "tools", "description": "The caller's tools, which tool nodes reference."},
     {"name": "agents", "description": "The caller's agents, which agent nodes reference."},
 ]
@@ -117,6 +123,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         lifespan=lifespan,
     )
     app.state.settings = settings
+    configure_retention(settings.change_log_retention)
     app.state.database_url = database_url
     app.state.known_users = OrderedDict()
     app.state.verified_tokens = VerifiedTokens()
@@ -131,6 +138,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         edges.router,
         graph.router,
         revisions.router,
+        changes.router,
         tools.router,
         agents.router,
     )

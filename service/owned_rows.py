@@ -35,6 +35,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import SQLModel
 
+from service.changes import service as change_log
+from service.changes.models import ChangeEntry, Operation, touched
 from service.errors import NotDeletedError, NotFoundError, VersionMismatchError
 from service.graph.nodes.models import Node
 from service.pagination import Cursor, SortKey, split_page
@@ -236,13 +238,19 @@ async def explain_row_refusal(
     table: OwnedTable,
     owner_id: uuid.UUID,
     row_id: uuid.UUID,
+    precondition: Precondition | None,
     *,
     deleted: bool | None,
 ) -> Exception:
-    """Why a conditional write matched no row: not found, or a newer version."""
+    """Why a conditional write matched no row: not found, or a newer version.
+
+    A workflow's 412 carries the steps the client missed, from its change log.
+    """
     version = await row_version(connection, table, owner_id, row_id, deleted=deleted)
     if version is None:
         return NotFoundError(f"{table.label} {row_id} not found.")
+    if table.table is WORKFLOWS_TABLE:
+        return await change_log.version_mismatch(connection, row_id, precondition, version)
     return VersionMismatchError(version)
 
 
@@ -299,7 +307,9 @@ async def update_row(
     )
     if updated is None:
         deleted = trash is Trash.TAKE_OUT
-        raise await explain_row_refusal(connection, table, owner_id, row_id, deleted=deleted)
+        raise await explain_row_refusal(
+            connection, table, owner_id, row_id, precondition, deleted=deleted
+        )
     return updated
 
 
@@ -358,13 +368,26 @@ def purge_statement(table: OwnedTable) -> CompiledSql:
     users = select(nodes.c.workflow_id).where(
         nodes.c[table.node_reference].in_(select(deleted.c.id))
     )
-    touched = (
+    raised = (
         update(workflows)
         .values(version=workflows.c.version + 1)
         .where(workflows.c.id.in_(users))
-        .cte("touched")
+        .returning(workflows.c.id, workflows.c.version)
+        .cte("raised")
     )
-    return compiled(select(deleted.c.id).add_cte(touched))
+    # Each raised workflow's new version and the nodes whose reference goes, for its log.
+    emptied = (
+        select(func.json_agg(nodes.c.id))
+        .where(
+            nodes.c.workflow_id == raised.c.id,
+            nodes.c[table.node_reference].in_(select(deleted.c.id)),
+        )
+        .scalar_subquery()
+    )
+    steps = select(
+        func.json_agg(func.json_build_array(raised.c.id, raised.c.version, emptied))
+    ).scalar_subquery()
+    return compiled(select(deleted.c.id, steps))
 
 
 async def purge_row(
@@ -374,12 +397,33 @@ async def purge_row(
     row_id: uuid.UUID,
     precondition: Precondition | None,
 ) -> None:
-    """Delete the row for good (live or trashed); the database cascades to its dependents."""
+    """Delete the row for good (live or trashed); the database cascades to its dependents.
+
+    Workflows whose nodes referenced a purged tool or agent log the step that emptied them.
+    """
     statement = purge_statement(table)
     values = {"row_id": row_id, "owner_id": owner_id, **precondition_params(precondition)}
     cursor = await connection.execute(statement.text, statement.params(values))
-    if await cursor.fetchone() is None:
-        raise await explain_row_refusal(connection, table, owner_id, row_id, deleted=None)
+    row = await cursor.fetchone()
+    if row is None:
+        raise await explain_row_refusal(
+            connection, table, owner_id, row_id, precondition, deleted=None
+        )
+    if len(row) > 1:
+        await log_emptied_references(connection, table, owner_id, row[1] or [])
+
+
+async def log_emptied_references(
+    connection: AsyncConnection[Any],
+    table: OwnedTable,
+    owner_id: uuid.UUID,
+    steps: list[tuple[str, int, list[uuid.UUID]]],
+) -> None:
+    """Log each (workflow id, new version, node ids) step a purge of a tool or agent made."""
+    operation = Operation.TOOL_PURGED if table.name == "tools" else Operation.AGENT_PURGED
+    for workflow_id, version, node_ids in steps:
+        entry = ChangeEntry(operation=operation, nodes=touched(updated=node_ids))
+        await change_log.record(connection, owner_id, uuid.UUID(workflow_id), version, entry)
 
 
 def escape_like(text: str) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import event, func, inspect
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import set_attribute
 
+from service.changes.models import Change
 from service.graph.edges.models import Edge
 from service.graph.nodes.models import Node
 from service.registry.models import Agent, Tool
@@ -19,7 +20,7 @@ from service.revisions.models import Revision
 from service.users.models import User
 from service.workflows.models import Workflow
 
-__all__ = ["Agent", "Edge", "Node", "Revision", "Tool", "User", "Workflow"]
+__all__ = ["Agent", "Change", "Edge", "Node", "Revision", "Tool", "User", "Workflow"]
 
 
 def changed_workflow_ids(session: Session) -> set[uuid.UUID]:

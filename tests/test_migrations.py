@@ -22,6 +22,7 @@ TABLES = {
     "nodes",
     "edges",
     "revisions",
+    "workflow_changes",
 }
 ENUM_TYPES = {"node_type_enum", "tool_type_enum", "model_provider_enum", "revision_origin_enum"}
 BTREE_INDEXES = {

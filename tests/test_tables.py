@@ -8,6 +8,7 @@ from sqlalchemy import Column, Integer, MetaData, Table
 from sqlmodel import SQLModel
 
 import service.tables  # noqa: F401  # registers every table in SQLModel.metadata
+from service.changes.models import ChangePublic
 from service.graph.edges.models import EdgeCreate, EdgePublic
 from service.graph.nodes.models import NodeCreate, NodePublic
 from service.registry.models import AgentCreate, AgentPublic, ToolCreate, ToolPublic
@@ -26,6 +27,8 @@ SCHEMAS: dict[str, tuple[type[SQLModel], type[SQLModel] | None]] = {
     "revisions": (RevisionPublic, RevisionCreate),
     # Users are created from a token's subject on first use: nothing is written by a client.
     "users": (UserPublic, None),
+    # Change log entries are written by the service for each version step, never by a client.
+    "workflow_changes": (ChangePublic, None),
 }
 
 # Columns the server fills in, never the client's Create body; each with why.
@@ -47,7 +50,17 @@ SERVER_WRITTEN: dict[str, dict[str, str]] = {
     "tools": OWNED_ROW,
     "agents": OWNED_ROW,
     "nodes": {**GRAPH_ITEM, "updated_at": "set by the database on every write"},
-    "edges": GRAPH_ITEM,
+    "edges": {**GRAPH_ITEM, "updated_at": "set by the database on every write"},
+    "workflow_changes": {
+        "workflow_id": "the workflow whose version the step raised",
+        "version": "the version the step produced",
+        "actor_id": "the token's subject",
+        "operation": "what the write path did",
+        "at": "set by the database",
+        "nodes": "the node ids the write touched",
+        "edges": "the edge ids the write touched",
+        "fields": "the workflow fields the write named",
+    },
     "users": {"id": "the token's subject", "created_at": "set by the database"},
     "revisions": {
         "workflow_id": "the workflow in the path",
@@ -65,6 +78,7 @@ SERVER_WRITTEN: dict[str, dict[str, str]] = {
 
 # Columns stored but never shown as such (owner_id, version and deleted_at are shown).
 NOT_SHOWN: dict[str, dict[str, str]] = {
+    "workflow_changes": {"workflow_id": "the workflow in the path"},
     "revisions": {"snapshot": "served as the graph document of GET .../revisions/{number}"},
 }
 

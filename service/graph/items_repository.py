@@ -27,6 +27,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    null,
     select,
     true,
     tuple_,
@@ -34,23 +35,26 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from service.changes import service as change_log
+from service.changes.models import ChangeEntry, ItemChanges, Operation, touched
 from service.errors import (
     GraphTooLargeError,
     NotFoundError,
     ValidationError,
-    VersionMismatchError,
     invalid_value,
     json_pointer,
     workflow_not_found,
 )
+from service.graph.edges.models import Edge
 from service.owned_rows import WORKFLOWS_TABLE, RowState, VersionedJson, version_matches
 from service.pagination import Cursor, SortKey, split_page
 from service.preconditions import Precondition, precondition_params
 from service.responses import render_json
-from service.sql import CompiledSql, compiled, json_object, json_text
+from service.sql import CompiledSql, compiled, json_object, json_text, table_of
 from service.workflows.repository import WORKFLOWS, bump_version, current_version
 
 PAGE_SORT = SortKey.CREATED_AT
+EDGES_TABLE = table_of(Edge)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -99,6 +103,20 @@ def live_workflow_of(items: FromClause) -> ColumnElement[bool]:
         & (workflows.c.owner_id == bindparam("owner_id"))
         & workflows.c.deleted_at.is_(None)
     )
+
+
+def item_entry(
+    table: GraphTable, operation: Operation, items: ItemChanges, edges: ItemChanges | None = None
+) -> ChangeEntry:
+    """The change log entry of a write on items of `table` (`edges`: a node write's edges)."""
+    if table.table is EDGES_TABLE:
+        return ChangeEntry(operation=operation, edges=items)
+    return ChangeEntry(operation=operation, nodes=items, edges=edges or ItemChanges())
+
+
+def item_operation(table: GraphTable, nodes: Operation, edges: Operation) -> Operation:
+    """The operation of a write on one item: `nodes` for a node, `edges` for an edge."""
+    return edges if table.table is EDGES_TABLE else nodes
 
 
 @dataclass(frozen=True)
@@ -353,12 +371,25 @@ async def update_item(
 
 @cache
 def delete_statement(table: GraphTable) -> CompiledSql:
-    """DELETE the item `item_id` of `workflow_id`, returning its id."""
-    items = table.table
+    """DELETE the item `item_id` of `workflow_id`, returning its id and the edges it takes.
+
+    The edges of a deleted node go by cascade; the statement's snapshot still sees them.
+    """
+    items, edges = table.table, EDGES_TABLE
     statement = delete(items).where(
         items.c.id == bindparam("item_id"), items.c.workflow_id == bindparam("workflow_id")
     )
-    return compiled(statement.returning(items.c.id))
+    if items is edges:
+        return compiled(statement.returning(items.c.id, null()))
+    connected = (
+        select(func.array_agg(edges.c.id))
+        .where(
+            edges.c.workflow_id == items.c.workflow_id,
+            (edges.c.source_node_id == items.c.id) | (edges.c.target_node_id == items.c.id),
+        )
+        .scalar_subquery()
+    )
+    return compiled(statement.returning(items.c.id, connected))
 
 
 async def delete_item(
@@ -372,8 +403,15 @@ async def delete_item(
     """Delete one item (edges of a node go with it); the workflow's new version."""
     version = await bump_version(connection, owner_id, workflow_id, precondition)
     values = {"item_id": item_id, "workflow_id": workflow_id}
-    if await fetch_one(connection, delete_statement(table), values) is None:
+    statement = delete_statement(table)
+    cursor = await connection.execute(statement.text, statement.params(values))
+    rows = await cursor.fetchall()
+    if not rows:
         raise NotFoundError(f"{table.label} {item_id} not found.")
+    cascaded = [edge_id for row in rows for edge_id in row[1] or []]
+    operation = item_operation(table, Operation.NODE_DELETED, Operation.EDGE_DELETED)
+    entry = item_entry(table, operation, touched(deleted=[item_id]), touched(deleted=cascaded))
+    await change_log.record(connection, owner_id, workflow_id, version, entry)
     return version
 
 
@@ -423,7 +461,11 @@ async def update_in_one_statement(
     row = await fetch_one(connection, statement, values)
     if row is None:
         raise await refusal(connection, table, owner_id, workflow_id, item_id, precondition)
-    return VersionedJson(int(row[0]), str(row[1]), item_id)
+    version = int(row[0])
+    operation = item_operation(table, Operation.NODE_UPDATED, Operation.EDGE_UPDATED)
+    entry = item_entry(table, operation, touched(updated=[item_id]))
+    await change_log.record(connection, owner_id, workflow_id, version, entry)
+    return VersionedJson(version, str(row[1]), item_id)
 
 
 async def refusal(
@@ -439,5 +481,5 @@ async def refusal(
     if version is None:
         return workflow_not_found(workflow_id)
     if precondition is not None and not precondition.matches(version):
-        return VersionMismatchError(version)
+        return await change_log.version_mismatch(connection, workflow_id, precondition, version)
     return NotFoundError(f"{table.label} {item_id} not found.")

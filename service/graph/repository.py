@@ -5,7 +5,7 @@ Every statement is built with Core from the tables and compiled once, at import.
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.dialects.postgresql import insert as upsert
 
+from service.changes import service as change_log
+from service.changes.models import ChangeEntry, ItemChanges, Operation
 from service.graph.edges.models import CONNECTION_FIELDS, EdgePublic
 from service.graph.edges.repository import EDGES
 from service.graph.items_repository import GraphTable
@@ -443,23 +445,37 @@ def edge_writes() -> SaveParts:
     return SaveParts(submitted, stored, changed, written.cte("written_edges"), deleted)
 
 
-def change_counts(parts: SaveParts) -> ColumnElement[Any]:
-    """json_build_object of what the save created, updated and deleted of one kind."""
+Aggregate = Callable[[FromClause], ColumnElement[Any]]
+
+
+def per_change(parts: SaveParts, aggregate: Aggregate) -> ColumnElement[Any]:
+    """json_build_object of `aggregate` over what the save created, updated and deleted."""
     written, deleted = parts.written, parts.deleted
     was_stored = exists().where(parts.stored.c.id == written.c.id)
     resubmitted = exists().where(parts.submitted.c.id == deleted.c.id)
 
-    def count(source: FromClause, condition: ColumnElement[bool]) -> ColumnElement[int]:
-        return select(func.count()).select_from(source).where(condition).scalar_subquery()
+    def of(source: FromClause, condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return select(aggregate(source)).select_from(source).where(condition).scalar_subquery()
 
     return func.json_build_object(
         json_key("created"),
-        count(written, not_(was_stored)),
+        of(written, not_(was_stored)),
         json_key("updated"),
-        count(written, was_stored),
+        of(written, was_stored),
         json_key("deleted"),
-        count(deleted, not_(resubmitted)),
+        of(deleted, not_(resubmitted)),
     )
+
+
+def change_counts(parts: SaveParts) -> ColumnElement[Any]:
+    """How many items of one kind the save created, updated and deleted."""
+    return per_change(parts, lambda _source: func.count())
+
+
+def change_ids(parts: SaveParts) -> ColumnElement[Any]:
+    """The ids of one kind the save created, updated and deleted, as JSON arrays."""
+    empty = literal("[]", String).cast(JSON)
+    return per_change(parts, lambda source: func.coalesce(func.json_agg(source.c.id), empty))
 
 
 def save_statement() -> CompiledSql:
@@ -476,6 +492,10 @@ def save_statement() -> CompiledSql:
         change_counts(edges),
         json_key("clashed"),
         clashed_count(nodes) + clashed_count(edges),
+        json_key("ids"),
+        func.json_build_object(
+            json_key("nodes"), change_ids(nodes), json_key("edges"), change_ids(edges)
+        ),
     )
     return compiled(select(json_text(counts)))
 
@@ -502,10 +522,17 @@ def dump_edges(edges: list[GraphEdgeIn]) -> bytes:
     return EDGE_LIST_ADAPTER.dump_json(edges)
 
 
+class ChangedIds(BaseModel):
+    """The ids a save created, updated and deleted, of nodes and of edges."""
+
+    nodes: ItemChanges
+    edges: ItemChanges
+
+
 async def save_graph(
     connection: AsyncConnection[Any], workflow_id: uuid.UUID, graph: SubmittedGraph
-) -> GraphChanges:
-    """Make the stored graph equal to the checked submitted one; the counts of what changed.
+) -> tuple[GraphChanges, ChangedIds]:
+    """Make the stored graph equal to the checked submitted one; what changed, counted and by id.
 
     IdsTakenError when a concurrent save in another workflow took ids this one creates (the
     caller rolls the save back and checks the graph again, which says which ids).
@@ -520,13 +547,14 @@ async def save_graph(
     result = SaveResult.model_validate_json(row[0])
     if result.clashed:
         raise IdsTakenError
-    return GraphChanges(nodes=result.nodes, edges=result.edges)
+    return GraphChanges(nodes=result.nodes, edges=result.edges), result.ids
 
 
 class SaveResult(GraphChanges):
     """What the save statement reports: the changes, and how many items it could not write."""
 
     clashed: int
+    ids: ChangedIds
 
 
 class IdsTakenError(Exception):
@@ -602,4 +630,11 @@ async def duplicate_workflow(
     """Copy the owner's live workflow as a new one at version 1; its id, None if not found."""
     values = {"workflow_id": workflow_id, "owner_id": owner_id, "name": name}
     row = await fetch_row(connection, DUPLICATE_STATEMENT, values)
-    return None if row is None else uuid.UUID(str(row[0]))
+    if row is None:
+        return None
+    copy_id = uuid.UUID(str(row[0]))
+    # The copy's first step; its nodes and edges are what GET .../graph of the copy shows.
+    await change_log.record(
+        connection, owner_id, copy_id, 1, ChangeEntry(operation=Operation.WORKFLOW_DUPLICATED)
+    )
+    return copy_id

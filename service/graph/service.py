@@ -10,6 +10,8 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg import errors as pg_errors
 
+from service.changes import service as change_log
+from service.changes.models import ChangeEntry, Operation
 from service.graph import repository, rules
 from service.graph.models import GraphChanges
 from service.graph.repository import IdsTakenError, RenderedGraph
@@ -52,6 +54,7 @@ async def replace_graph(
     *,
     revision: RevisionRequest,
     fields: WorkflowUpdate | None = None,
+    operation: Operation = Operation.GRAPH_SAVED,
 ) -> SavedGraph:
     """Check and save a parsed graph (and workflow `fields`), then record it as a revision.
 
@@ -62,15 +65,18 @@ async def replace_graph(
     """
     await workflows.lock_workflow(connection, owner_id, workflow_id)
     await check(connection, owner_id, workflow_id, submitted)
-    await workflows.bump_version(connection, owner_id, workflow_id, precondition, fields)
+    version = await workflows.bump_version(connection, owner_id, workflow_id, precondition, fields)
     try:
         async with connection.transaction():  # a savepoint: a clash leaves nothing written
-            changes = await repository.save_graph(connection, workflow_id, submitted)
+            changes, ids = await repository.save_graph(connection, workflow_id, submitted)
     except (IdsTakenError, pg_errors.UniqueViolation, pg_errors.ForeignKeyViolation):
         # Another workflow's save took ids of this graph after the checks read them: checking
         # again names them (422); anything else is unforeseen and stays an error.
         await check(connection, owner_id, workflow_id, submitted)
         raise
+    written = [] if fields is None else sorted(fields.model_fields_set)
+    entry = ChangeEntry(operation=operation, nodes=ids.nodes, edges=ids.edges, fields=written)
+    await change_log.record(connection, owner_id, workflow_id, version, entry)
     saved = await repository.get_graph(connection, owner_id, workflow_id)
     assert saved is not None  # locked above
     stored = await record_revision(connection, workflow_id, owner_id, saved, revision)

@@ -10,13 +10,14 @@ import orjson
 from psycopg import AsyncConnection
 from pydantic import ValidationError as PydanticValidationError
 
+from service.changes import service as change_log
+from service.changes.models import Operation
 from service.errors import (
     ItemCode,
     NotPublishedError,
     RevisionNotFoundError,
     ValidationError,
     ValidationFailedError,
-    VersionMismatchError,
     invalid_value,
     json_pointer,
     workflow_not_found,
@@ -56,7 +57,7 @@ async def lock_checked(
     """Lock the owner's live workflow and check If-Match against it; its version."""
     version = await workflows.lock_workflow(connection, owner_id, workflow_id)
     if precondition is not None and not precondition.matches(version):
-        raise VersionMismatchError(version)
+        raise await change_log.version_mismatch(connection, workflow_id, precondition, version)
     return version
 
 
@@ -238,6 +239,7 @@ async def restore(
         submitted,
         revision=RevisionRequest(RevisionOrigin.RESTORE, keep, message),
         fields=fields,
+        operation=Operation.REVISION_RESTORED,
     )
     return RevisionGraph(saved.graph, saved.revision.body)
 

@@ -1,7 +1,8 @@
 """Workflows: the owned-row data access applied to the workflows table.
 
 `bump_version` starts node and edge writes: it checks If-Match and raises the version in
-one statement, and the row lock it takes holds other writers off until commit.
+one statement, and the row lock it takes holds other writers off until commit. Every write
+here that raises the version records the step in the change log next to it.
 """
 
 import uuid
@@ -12,6 +13,8 @@ from psycopg import AsyncConnection
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from service.changes import service as change_log
+from service.changes.models import ChangeEntry, Operation
 from service.errors import workflow_not_found
 from service.owned_rows import (
     ListFilter,
@@ -60,7 +63,13 @@ async def create_workflow(
     connection: AsyncConnection[Any], owner_id: uuid.UUID, workflow_in: WorkflowCreate
 ) -> VersionedJson:
     """Insert a workflow at version 1."""
-    return await insert_row(connection, WORKFLOWS, owner_id, workflow_in)
+    created = await insert_row(connection, WORKFLOWS, owner_id, workflow_in)
+    assert created.id is not None
+    entry = ChangeEntry(
+        operation=Operation.WORKFLOW_CREATED, fields=sorted(workflow_in.model_fields_set)
+    )
+    await change_log.record(connection, owner_id, created.id, created.version, entry)
+    return created
 
 
 async def current_version(
@@ -99,7 +108,8 @@ async def bump_version(
 ) -> int:
     """Raise a live workflow's version by one if the precondition holds; locks it until commit.
 
-    `changes` (an Update model's set fields) are written in the same statement.
+    `changes` (an Update model's set fields) are written in the same statement. The caller
+    records the step once it knows the ids it touched (service.changes.service.record).
     """
     updated = await update_row(connection, WORKFLOWS, owner_id, workflow_id, precondition, changes)
     return updated.version
@@ -113,7 +123,14 @@ async def patch_workflow(
     workflow_in: WorkflowUpdate,
 ) -> VersionedJson:
     """Replace the named fields; the version rises even when nothing changed."""
-    return await patch_row(connection, WORKFLOWS, owner_id, workflow_id, precondition, workflow_in)
+    updated = await patch_row(
+        connection, WORKFLOWS, owner_id, workflow_id, precondition, workflow_in
+    )
+    entry = ChangeEntry(
+        operation=Operation.WORKFLOW_UPDATED, fields=sorted(workflow_in.model_fields_set)
+    )
+    await change_log.record(connection, owner_id, workflow_id, updated.version, entry)
+    return updated
 
 
 async def set_published_revision(
@@ -125,7 +142,13 @@ async def set_published_revision(
 ) -> VersionedJson:
     """Publish revision `number` (None: unpublish); the version rises by one."""
     publication = WorkflowPublication(published_revision=number)
-    return await update_row(connection, WORKFLOWS, owner_id, workflow_id, precondition, publication)
+    updated = await update_row(
+        connection, WORKFLOWS, owner_id, workflow_id, precondition, publication
+    )
+    operation = Operation.WORKFLOW_UNPUBLISHED if number is None else Operation.WORKFLOW_PUBLISHED
+    entry = ChangeEntry(operation=operation, fields=["published_revision"])
+    await change_log.record(connection, owner_id, workflow_id, updated.version, entry)
+    return updated
 
 
 async def soft_delete_workflow(
@@ -135,7 +158,10 @@ async def soft_delete_workflow(
     precondition: Precondition | None,
 ) -> VersionedJson:
     """Move the workflow to the trash (a change: the version rises)."""
-    return await soft_delete_row(connection, WORKFLOWS, owner_id, workflow_id, precondition)
+    deleted = await soft_delete_row(connection, WORKFLOWS, owner_id, workflow_id, precondition)
+    entry = ChangeEntry(operation=Operation.WORKFLOW_DELETED, fields=["deleted_at"])
+    await change_log.record(connection, owner_id, workflow_id, deleted.version, entry)
+    return deleted
 
 
 async def restore_workflow(
@@ -145,7 +171,10 @@ async def restore_workflow(
     precondition: Precondition | None,
 ) -> VersionedJson:
     """Take the workflow out of the trash; 409 NOT_DELETED when it is live."""
-    return await restore_row(connection, WORKFLOWS, owner_id, workflow_id, precondition)
+    restored = await restore_row(connection, WORKFLOWS, owner_id, workflow_id, precondition)
+    entry = ChangeEntry(operation=Operation.WORKFLOW_RESTORED, fields=["deleted_at"])
+    await change_log.record(connection, owner_id, workflow_id, restored.version, entry)
+    return restored
 
 
 async def purge_workflow(

@@ -13,10 +13,10 @@ from service.shared_models import (
     INT32_MAX,
     PUBLIC_CONFIG,
     WHOLE_NUMBER,
-    CreatedAtMixin,
     IdMixin,
     SafeStr,
     StrictInt,
+    TimestampsMixin,
 )
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class EdgeBase(SQLModel):
     label: SafeStr | None = Field(default=None, max_length=100)
 
 
-class Edge(EdgeBase, IdMixin, CreatedAtMixin, table=True):
+class Edge(EdgeBase, IdMixin, TimestampsMixin, table=True):
     """The edge row; the database keeps both nodes inside the edge's workflow."""
 
     __tablename__ = "edges"
@@ -110,7 +110,7 @@ class EdgeUpdate(SQLModel):
     label: SafeStr | None = Field(default=None, max_length=100)
 
 
-class EdgePublic(CreatedAtMixin, EdgeBase, IdMixin):
+class EdgePublic(TimestampsMixin, EdgeBase, IdMixin):
     """An edge as the API shows it."""
 
     model_config = PUBLIC_CONFIG

@@ -10,6 +10,8 @@ from psycopg import AsyncConnection
 from sqlalchemy import Text, Uuid, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from service.changes import service as change_log
+from service.changes.models import Operation, touched
 from service.errors import CycleDetectedError, ValidationError
 from service.graph.edges.models import (
     CONNECTION_FIELDS,
@@ -22,6 +24,7 @@ from service.graph.items_repository import (
     CreatedItems,
     GraphTable,
     insert_items,
+    item_entry,
     item_pointer,
     refuse_growth,
     stored_item,
@@ -154,6 +157,11 @@ async def create_edges(
     refuse_bad_edges(edges, graph, collection)
     refuse_cycle(graph.pairs(), added_pairs(edges))
     items = await insert_items(connection, EDGES, workflow_id, edges)
+    operation = Operation.EDGE_CREATED if collection is None else Operation.EDGES_BATCH_CREATED
+    ids = [item_id for item_id, _body in items]
+    await change_log.record(
+        connection, owner_id, workflow_id, version, item_entry(EDGES, operation, touched(ids))
+    )
     return CreatedItems(version, items)
 
 
@@ -173,4 +181,6 @@ async def update_edge(
     refuse_bad_edges([edge], graph, None)
     refuse_cycle(graph.pairs(), added_pairs([edge]))
     body = await update_item(connection, EDGES, workflow_id, edge_id, edge)
+    entry = item_entry(EDGES, Operation.EDGE_UPDATED, touched(updated=[edge_id]))
+    await change_log.record(connection, owner_id, workflow_id, version, entry)
     return VersionedJson(version, body, edge_id)

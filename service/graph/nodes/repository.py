@@ -13,11 +13,14 @@ from sqlalchemy import Uuid, any_, bindparam, literal, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from service import owned_rows
+from service.changes import service as change_log
+from service.changes.models import Operation, touched
 from service.errors import ItemCode, ValidationError
 from service.graph.items_repository import (
     CreatedItems,
     GraphTable,
     insert_items,
+    item_entry,
     item_pointer,
     refuse_growth_beyond,
     stored_item,
@@ -116,6 +119,11 @@ async def create_nodes(
     if problems:
         raise ValidationError(problems, detail="Some nodes reference unknown tools or agents.")
     items = await insert_items(connection, NODES, workflow_id, nodes)
+    operation = Operation.NODE_CREATED if collection is None else Operation.NODES_BATCH_CREATED
+    ids = [item_id for item_id, _body in items]
+    await change_log.record(
+        connection, owner_id, workflow_id, version, item_entry(NODES, operation, touched(ids))
+    )
     return CreatedItems(version, items)
 
 
@@ -142,4 +150,6 @@ async def update_node(
     if problems:
         raise ValidationError(problems, detail="The node references unknown tools or agents.")
     body = await update_item(connection, NODES, workflow_id, node_id, node)
+    entry = item_entry(NODES, Operation.NODE_UPDATED, touched(updated=[node_id]))
+    await change_log.record(connection, owner_id, workflow_id, version, entry)
     return VersionedJson(version, body, node_id)
