@@ -19,6 +19,7 @@ from psycopg import sql
 from service.errors import DatabaseUnavailableError, TooManySubscribersError
 
 CHANNEL = "workflow_changes"
+LISTENER_APPLICATION_NAME = "workflow-service-events"
 # psycopg composes the statement: LISTEN takes an identifier, which no bind parameter can be.
 LISTEN = sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL))
 HEALTH_CHECK = sql.SQL("SELECT 1")
@@ -197,9 +198,7 @@ class EventBroker:
         ):
             channel.stale = False
             try:
-                events = await self.source.entries_after(
-                    workflow_id, channel.delivered, PAGE_SIZE
-                )
+                events = await self.source.entries_after(workflow_id, channel.delivered, PAGE_SIZE)
             except psycopg.Error:
                 logger.warning("reading new change log entries failed", exc_info=True)
                 channel.stale = True
@@ -228,7 +227,7 @@ class EventBroker:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self.conninfo, autocommit=True
+                    self.conninfo, autocommit=True, application_name=LISTENER_APPLICATION_NAME
                 ) as connection:
                     await connection.execute(LISTEN)
                     attempt = 0

@@ -3,8 +3,7 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from service.deps import BearerUser, CurrentUser, WorkflowDep, WorkflowId
@@ -20,6 +19,7 @@ from service.events.broker import EventBroker
 from service.events.sse import SSE_MEDIA_TYPE
 from service.events.tokens import mint_stream_token, stream_token_user
 from service.json_body import JsonBodyRoute
+from service.middleware import is_head
 from service.owned_rows import row_version
 from service.responses import json_response, success
 from service.shared_models import INT32_MAX
@@ -27,7 +27,7 @@ from service.workflows.repository import WORKFLOWS
 
 router = APIRouter(prefix="/workflows/{workflow_id}", tags=["events"], route_class=JsonBodyRoute)
 
-ACCESS_TOKEN_QUERY = "access_token"
+ACCESS_TOKEN_QUERY = "access_token"  # noqa: S105 (a parameter name, not a secret)
 STREAM_DESCRIPTION = (
     "A `text/event-stream` (WHATWG Server-Sent Events): one event per change log entry, "
     "`id` = the version it produced, `event` = its operation, `data` = the entry as JSON (as "
@@ -56,7 +56,7 @@ class StreamCaller(BearerUser):
         return stream_token_user(request.app.state.settings, token, workflow_id)
 
 
-StreamUser = Annotated[uuid.UUID, __import__("fastapi").Depends(StreamCaller())]
+StreamUser = Annotated[uuid.UUID, Depends(StreamCaller())]
 AccessToken = Annotated[
     str | None,
     Query(
@@ -108,7 +108,6 @@ async def create_stream_token(
     "/events",
     operation_id="stream_workflow_events",
     summary="Stream the workflow's changes live (Server-Sent Events)",
-    response_class=StreamingResponse,
     responses={
         200: {
             "description": STREAM_DESCRIPTION,
@@ -123,18 +122,30 @@ async def stream_events(
     user_id: StreamUser,
     _access_token: AccessToken = None,
     last_event_id: LastEventId = None,
-) -> StreamingResponse:
+) -> Response:
     """Replay the entries after Last-Event-ID, then stream new ones live until the workflow is
     deleted or the server stops."""
     broker: EventBroker = request.app.state.events
-    async with broker.subscription(workflow_id) as subscription:
-        async with request.app.state.pool.connection() as connection:
-            current = await row_version(connection, WORKFLOWS, user_id, workflow_id, deleted=False)
-        if current is None:
-            raise workflow_not_found(workflow_id)
+    if is_head(request.scope):
+        await owned_version(request, user_id, workflow_id)
+        return Response(media_type=SSE_MEDIA_TYPE, headers=stream.STREAM_HEADERS)
+    subscription = await broker.subscribe(workflow_id)
+    try:
+        current = await owned_version(request, user_id, workflow_id)
         since = current if last_event_id is None else min(last_event_id, current)
-        replay = await stream.first_replay_page(broker, workflow_id, since, current)
-        subscription.claim()
-    body = stream.frames(broker, subscription, since, replay, request.app.state.settings)
-    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(body, media_type=SSE_MEDIA_TYPE, headers=headers)
+        replay = await stream.first_replay_page(broker.source, workflow_id, since, current)
+    except BaseException:
+        broker.unsubscribe(subscription)
+        raise
+    heartbeat = request.app.state.settings.events_heartbeat_seconds
+    body = stream.frames(broker.source, subscription, since, replay, heartbeat)
+    return stream.EventStreamResponse(body, on_close=lambda: broker.unsubscribe(subscription))
+
+
+async def owned_version(request: Request, user_id: uuid.UUID, workflow_id: uuid.UUID) -> int:
+    """The version of the caller's live workflow; 404 when there is none."""
+    async with request.app.state.pool.connection() as connection:
+        current = await row_version(connection, WORKFLOWS, user_id, workflow_id, deleted=False)
+    if current is None:
+        raise workflow_not_found(workflow_id)
+    return current
