@@ -135,8 +135,6 @@ class Settings(BaseSettings):
                 raise ValueError("production needs JWT_SECRET of at least 32 random characters")
         elif not self.jwt_public_key:
             raise ValueError(f"production with {self.jwt_algorithm} needs JWT_PUBLIC_KEY")
-        elif self.events_token_secret is None:
-            raise ValueError(f"production with {self.jwt_algorithm} needs EVENTS_TOKEN_SECRET")
         if self.database_url is None:
             raise ValueError("production needs DATABASE_URL (no embedded PostgreSQL)")
         return self

@@ -21,7 +21,7 @@ from service.events.tokens import mint_stream_token, stream_token_user
 from service.json_body import JsonBodyRoute
 from service.middleware import is_head
 from service.owned_rows import row_version
-from service.responses import json_response, success
+from service.responses import ETAG_HEADER, json_response, success
 from service.shared_models import INT32_MAX
 from service.workflows.repository import WORKFLOWS
 
@@ -83,12 +83,16 @@ LastEventId = Annotated[
     response_model=StreamToken,
     summary="Mint a short-lived token for the workflow's event stream",
     responses={
-        200: success("A stream token (EVENTS_TOKEN_TTL_SECONDS, default 300 s)."),
+        200: success(
+            "A stream token (EVENTS_TOKEN_TTL_SECONDS, default 300 s); the ETag is the "
+            "workflow's current version.",
+            ETAG_HEADER,
+        ),
         **error_responses(NotFoundError),
     },
 )
 async def create_stream_token(
-    request: Request, workflow_id: WorkflowId, user_id: CurrentUser, _workflow: WorkflowDep
+    request: Request, workflow_id: WorkflowId, user_id: CurrentUser, workflow: WorkflowDep
 ) -> Any:
     """A token for `?access_token=` on this workflow's stream only, so URLs never carry the
     bearer token."""
@@ -99,7 +103,7 @@ async def create_stream_token(
         expires_in=settings.events_token_ttl_seconds,
         stream_url=f"{request.url.path.removesuffix('/token')}?{ACCESS_TOKEN_QUERY}={token}",
     )
-    response = json_response(body.model_dump_json())
+    response = json_response(body.model_dump_json(), version=workflow.version)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -13,23 +13,28 @@ import uuid
 import jwt
 
 from service.config import Settings
-from service.errors import UnauthorizedError
+from service.errors import NotFoundError, UnauthorizedError
 
 STREAM_AUDIENCE = "workflow-service/events"
 STREAM_ALGORITHM = "HS256"
 KEY_PURPOSE = b"workflow-service event stream tokens"
 
 
-def stream_key(settings: Settings) -> bytes:
-    """The key stream tokens are signed with, never the bearer tokens' own."""
+def stream_key(settings: Settings) -> bytes | None:
+    """The key stream tokens are signed with, never the bearer tokens' own; None: no secret."""
     secret = settings.events_token_secret or settings.jwt_secret
     if secret is None:
-        raise RuntimeError("stream tokens need EVENTS_TOKEN_SECRET or JWT_SECRET")
+        return None  # RS256/ES256 without EVENTS_TOKEN_SECRET: no stream tokens
     return hmac.new(secret.get_secret_value().encode(), KEY_PURPOSE, hashlib.sha256).digest()
 
 
 def mint_stream_token(settings: Settings, user_id: uuid.UUID, workflow_id: uuid.UUID) -> str:
     """A token that opens this workflow's event stream for `user_id` until it expires."""
+    key = stream_key(settings)
+    if key is None:
+        raise NotFoundError(
+            "Stream tokens are not enabled here: the server needs EVENTS_TOKEN_SECRET."
+        )
     now = int(time.time())
     claims = {
         "sub": str(user_id),
@@ -38,15 +43,18 @@ def mint_stream_token(settings: Settings, user_id: uuid.UUID, workflow_id: uuid.
         "iat": now,
         "exp": now + settings.events_token_ttl_seconds,
     }
-    return jwt.encode(claims, stream_key(settings), algorithm=STREAM_ALGORITHM)
+    return jwt.encode(claims, key, algorithm=STREAM_ALGORITHM)
 
 
 def stream_token_user(settings: Settings, token: str, workflow_id: uuid.UUID) -> uuid.UUID:
     """The user a valid stream token for this workflow names; 401 for anything else."""
+    key = stream_key(settings)
+    if key is None:
+        raise UnauthorizedError("Stream tokens are not enabled here.")
     try:
         claims = jwt.decode(
             token,
-            stream_key(settings),
+            key,
             algorithms=[STREAM_ALGORITHM],
             audience=STREAM_AUDIENCE,
             options={"require": ["exp", "sub", "aud", "workflow_id"]},

@@ -374,6 +374,10 @@ async def test_head_answers_the_stream_headers_without_a_body(
     async with httpx.AsyncClient(base_url=replica, headers=auth, timeout=20) as http:
         workflow = await new_workflow(http)
         answer = await http.head(f"{WORKFLOWS}/{workflow['id']}/events")
+        async with open_stream(http, workflow["id"]) as stream:
+            streamed = stream.response.headers
     assert answer.status_code == 200
-    assert answer.headers["content-type"].startswith("text/event-stream")
     assert answer.content == b""
+    for name in ("content-type", "cache-control", "x-accel-buffering", "content-encoding"):
+        assert answer.headers.get(name) == streamed.get(name), name
+    assert streamed["content-type"].startswith("text/event-stream")
