@@ -56,7 +56,8 @@ NODE_JSON = (
     " 'workflow_id', n.workflow_id)"
 )
 EDGE_JSON = (
-    "json_build_object('id', e.id, 'created_at', e.created_at, 'source_handle', e.source_handle,"
+    "json_build_object('id', e.id, 'created_at', e.created_at, 'updated_at', e.updated_at,"
+    " 'source_handle', e.source_handle,"
     " 'target_handle', e.target_handle, 'condition', e.condition, 'priority', e.priority,"
     " 'label', e.label, 'source_node_id', e.source_node_id, 'target_node_id', e.target_node_id,"
     " 'workflow_id', e.workflow_id)"
