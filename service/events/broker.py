@@ -64,6 +64,7 @@ class Subscription:
         self.queue: asyncio.Queue[Event | StreamEnd] = asyncio.Queue(queue_size + 1)
         self.queue_size = queue_size
         self.ended = False
+        self.channel: WorkflowChannel | None = None  # the one it joined, even once replaced
 
     def offer(self, event: Event) -> bool:
         """Queue the event; False when the subscriber has `queue_size` events unread."""
@@ -140,6 +141,7 @@ class EventBroker:
         if channel is None:
             channel = self.channels[workflow_id] = WorkflowChannel()
         channel.subscribers.add(subscription)
+        subscription.channel = channel
         self.subscriber_count += 1
         try:
             if opening:
@@ -163,15 +165,17 @@ class EventBroker:
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Forget the subscription (once); the last one of a workflow closes its channel."""
-        channel = self.channels.get(subscription.workflow_id)
+        channel = subscription.channel
         if channel is None or subscription not in channel.subscribers:
             return
         channel.subscribers.discard(subscription)
         self.subscriber_count -= 1
-        if not channel.subscribers:
+        if channel.subscribers:
+            return
+        if self.channels.get(subscription.workflow_id) is channel:
             del self.channels[subscription.workflow_id]
-            if channel.pump is not None:
-                channel.pump.cancel()
+        if channel.pump is not None:
+            channel.pump.cancel()
 
     def notified(self, payload: str) -> None:
         """A NOTIFY: fetch and fan out the workflow's new entries if anyone here listens."""
