@@ -15,6 +15,7 @@ from service.db import create_pool, psycopg_conninfo
 from service.errors import TooManySubscribersError
 from service.events.broker import CHANNEL, EventBroker, StreamEnd
 from service.events.change_log import PooledChangeLog
+from service.events.stream import first_replay_page, frames
 from tests.factories import create_workflow, if_match, track, workflow_url
 
 QUEUE_SIZE = 2
@@ -62,6 +63,10 @@ async def test_a_subscriber_that_falls_behind_is_ended_as_too_slow(
     subscription = await broker.subscribe(uuid.UUID(workflow["id"]))
     for n in range(QUEUE_SIZE + 1):
         await rename(client, workflow, f"unread-{n}")
+    async with asyncio.timeout(10):
+        # The last NOTIFY arrives a moment after its commit; the broker sets a flag, no event.
+        while not subscription.ended:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
     assert await next_item(subscription.queue) is StreamEnd.TOO_SLOW
     broker.unsubscribe(subscription)
     assert broker.subscriber_count == 0
@@ -100,3 +105,28 @@ async def test_the_limit_counts_subscribers_and_closing_refuses_new_ones(
     assert await next_item(second.queue) is StreamEnd.SHUTDOWN
     with pytest.raises(TooManySubscribersError):
         await broker.subscribe(workflow_id)
+
+
+async def test_a_stream_replays_then_goes_live_once_and_ends_after_the_deletion(
+    client: httpx.AsyncClient, broker: EventBroker
+) -> None:
+    workflow = await create_workflow(client)
+    for n in range(2):
+        await rename(client, workflow, f"before-{n}")  # versions 2 and 3
+    workflow_id = uuid.UUID(workflow["id"])
+    subscription = await broker.subscribe(workflow_id)
+    replay = await first_replay_page(broker.source, workflow_id, 1, workflow["version"])
+    body = frames(broker.source, subscription, 1, replay, heartbeat_seconds=0.05)
+    replayed = [await anext(body), await anext(body)]
+    await rename(client, workflow, "live")
+    live = await anext(body)
+    heartbeat = await anext(body)
+    deleted = await client.delete(workflow_url(workflow), headers=if_match(workflow))
+    assert deleted.status_code in (200, 204), deleted.text
+    ending = [chunk async for chunk in body]
+    broker.unsubscribe(subscription)
+    assert [chunk.split(b"\n")[0] for chunk in replayed] == [b"id: 2", b"id: 3"]
+    assert live.startswith(b"id: 4\nevent: workflow.updated\ndata: {")
+    assert heartbeat == b": heartbeat\n\n"
+    assert ending[0].startswith(b"id: 5\nevent: workflow.deleted\n")
+    assert ending[1:] == [b": the workflow was deleted; the stream ends\n\n"]
