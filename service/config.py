@@ -76,6 +76,26 @@ class Settings(BaseSettings):
         default=64 * 1024 * 1024, ge=0, description="Per-worker cache of rendered graphs."
     )
 
+    events_database_url: str | None = Field(
+        default=None,
+        description="Where the LISTEN connection goes (session-level); unset: DATABASE_URL.",
+    )
+    events_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="Seconds between heartbeat comments of an event stream."
+    )
+    max_event_subscribers: int = Field(
+        default=1000, ge=1, description="Event streams one worker serves at once; beyond: 503."
+    )
+    event_queue_size: int = Field(
+        default=256, ge=1, description="Unsent events a stream may fall behind by before closing."
+    )
+    events_token_secret: SecretStr | None = Field(
+        default=None, description="Signs event stream tokens (a key derived from it); JWT_SECRET."
+    )
+    events_token_ttl_seconds: int = Field(
+        default=300, ge=10, le=3600, description="Lifetime of a minted event stream token."
+    )
+
     db_pool_min_size: int = Field(default=2, ge=1)
     db_pool_max_size: int = Field(default=10, ge=1)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)

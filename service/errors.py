@@ -347,6 +347,21 @@ class DatabaseUnavailableError(ProblemError):
         super().__init__(detail, headers={"Retry-After": "1"})
 
 
+RETRY_STREAM_SECONDS = 5
+
+
+class TooManySubscribersError(ProblemError):
+    """This worker serves MAX_EVENT_SUBSCRIBERS event streams already (or is shutting down)."""
+
+    status, code, title = 503, "TOO_MANY_SUBSCRIBERS", "Too many subscribers"
+
+    def __init__(self, limit: int):
+        super().__init__(
+            f"This server streams events to its limit of {limit} subscribers; retry shortly.",
+            headers={"Retry-After": str(RETRY_STREAM_SECONDS)},
+        )
+
+
 class NotReadyError(ProblemError):
     """The service cannot serve yet (database unreachable or schema not at head)."""
 

@@ -118,6 +118,14 @@ async def send_empty_body(message: Message, send: Send) -> None:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
+HEAD_STATE = "head_as_get"
+
+
+def is_head(scope: Scope) -> bool:
+    """Whether this GET serves a HEAD (a route whose body never ends must not start it)."""
+    return bool(scope.get("state", {}).get(HEAD_STATE))
+
+
 class HeadAsGetMiddleware:
     """HEAD is served by the GET route, without the body: same status and headers (RFC 9110 9.3.2).
 
@@ -140,6 +148,7 @@ class HeadAsGetMiddleware:
 
         # The scope itself, not a copy: the access log outside reads the route matched in it.
         scope["method"] = "GET"
+        scope.setdefault("state", {})[HEAD_STATE] = True
         try:
             await self.app(scope, receive, send_without_body)
         finally:

@@ -14,6 +14,9 @@ from tests.write_requests import registry_entry, valid_graph_body
 COMPARED_HEADERS = ("etag", "content-type", "content-length", "content-encoding", "vary", "link")
 CHANGING_BODIES = {"/metrics"}  # counters move between the GET and the HEAD
 QUERIES = {f"{API}/workflows/{{workflow_id}}/diff": "?from=1&to=current"}
+# An event stream never ends, and the in-process transport waits for the end of a body: its
+# HEAD is compared with a streamed GET over a live server (tests/events/test_events_api.py).
+STREAMS = {f"{API}/workflows/{{workflow_id}}/events"}
 
 
 def get_paths(settings: Settings) -> list[str]:
@@ -57,6 +60,8 @@ async def test_head_answers_every_get_route_like_get(
 ) -> None:
     values = await path_values(client)
     for template in get_paths(settings):
+        if template in STREAMS:
+            continue
         url = template.format(**values) + QUERIES.get(template, "")
         headers = {"Accept-Encoding": encoding}
 

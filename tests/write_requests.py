@@ -237,6 +237,9 @@ WRITE_REQUESTS: dict[str, Builder] = {
         creates=True,
         raises_version=False,
     ),
+    "create_event_stream_token": on_workflow(
+        "POST", "events", "token", conditional=False, raises_version=False
+    ),
     "publish_workflow": on_published_workflow("POST", "publish", publish=False),
     "unpublish_workflow": on_published_workflow("DELETE", "published", publish=True),
     "restore_revision": on_published_workflow("POST", "revisions/1/restore", publish=False),

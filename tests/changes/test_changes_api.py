@@ -47,6 +47,7 @@ NO_WORKFLOW_STEP = {
     "update_agent",
     "delete_agent",
     "restore_agent",
+    "create_event_stream_token",  # mints a token, changes nothing
     "create_revision",
 }
 WORKFLOW_ID = re.compile(r"/workflows/([0-9a-f-]{36})")
