@@ -199,7 +199,7 @@ async def mermaid_response(
     response_model=GraphSaveResult,
     summary="Replace the whole graph",
     responses={
-        200: success("Saved; the version rose by one.", ETAG_HEADER),
+        200: success("Saved; the version rose by one, or stayed if nothing changed.", ETAG_HEADER),
         **error_responses(*GRAPH_WRITE_ERRORS),
     },
 )

@@ -118,7 +118,7 @@ class AppliedChanges:
     @property
     def changed(self) -> bool:
         """Whether anything was written (else the version stayed)."""
-        return self.changes != NO_CHANGES
+        return self.changes.changed_anything()
 
 
 async def apply_change_set(
@@ -161,7 +161,7 @@ async def apply_change_set(
     plan = change_set.plan(changes, stored, drafted, facts, limits)
     written = await change_repository.apply_plan(connection, workflow_id, plan)
     applied = change_set.changes_of(plan, *written)
-    if applied == NO_CHANGES:
+    if not applied.changed_anything():
         return AppliedChanges(version, NO_CHANGES)
     version = await workflows.bump_version(connection, owner_id, workflow_id, precondition)
     entry = change_set.change_entry(plan, *written)

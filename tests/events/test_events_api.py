@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from sqlalchemy import make_url
 
 from service.db import psycopg_conninfo
 from service.events.broker import LISTENER_APPLICATION_NAME
@@ -198,7 +199,7 @@ async def test_write_on_one_replica_reaches_a_subscriber_of_another(
 
 def terminate_listeners(database_url: str) -> int:
     """pg_terminate_backend every LISTEN connection on the test database; how many."""
-    database = database_url.rsplit("/", 1)[-1]
+    database = make_url(database_url).database  # the embedded server's URL has ?host=...
     with psycopg.connect(psycopg_conninfo(database_url), autocommit=True) as connection:
         rows = connection.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
