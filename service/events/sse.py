@@ -2,6 +2,9 @@
 
 SSE_MEDIA_TYPE = "text/event-stream"
 HEARTBEAT = b": heartbeat\n\n"
+# Sent first, so the status and headers leave at once (a compressing or buffering layer
+# holds them until the first body bytes) and EventSource reports the stream open.
+OPENED = b": subscribed\n\n"
 
 
 def event_frame(event_id: int, event_type: str, data: str) -> bytes:

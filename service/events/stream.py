@@ -9,7 +9,7 @@ from starlette.types import Receive, Scope, Send
 
 from service.errors import ChangesExpiredError
 from service.events.broker import PAGE_SIZE, ChangeSource, Event, StreamEnd, Subscription
-from service.events.sse import HEARTBEAT, SSE_MEDIA_TYPE, comment_frame, event_frame
+from service.events.sse import HEARTBEAT, OPENED, SSE_MEDIA_TYPE, comment_frame, event_frame
 
 DELETED_OPERATION = "workflow.deleted"
 DELETED_COMMENT = "the workflow was deleted; the stream ends"
@@ -36,6 +36,7 @@ async def frames(
     heartbeat_seconds: float,
 ) -> AsyncIterator[bytes]:
     """Replayed events, then live ones newer than the last sent, heartbeats in between."""
+    yield OPENED
     last = since
     while replay:
         for event in replay:

@@ -117,6 +117,7 @@ async def test_a_stream_replays_then_goes_live_once_and_ends_after_the_deletion(
     subscription = await broker.subscribe(workflow_id)
     replay = await first_replay_page(broker.source, workflow_id, 1, workflow["version"])
     body = frames(broker.source, subscription, 1, replay, heartbeat_seconds=0.05)
+    opened = await anext(body)
     replayed = [await anext(body), await anext(body)]
     await rename(client, workflow, "live")
     live = await anext(body)
@@ -125,6 +126,7 @@ async def test_a_stream_replays_then_goes_live_once_and_ends_after_the_deletion(
     assert deleted.status_code in (200, 204), deleted.text
     ending = [chunk async for chunk in body]
     broker.unsubscribe(subscription)
+    assert opened == b": subscribed\n\n"
     assert [chunk.split(b"\n")[0] for chunk in replayed] == [b"id: 2", b"id: 3"]
     assert live.startswith(b"id: 4\nevent: workflow.updated\ndata: {")
     assert heartbeat == b": heartbeat\n\n"

@@ -103,6 +103,20 @@ async def open_stream(
         yield OpenStream(response)
 
 
+async def test_a_new_stream_answers_at_once_before_any_heartbeat(
+    other_replica: str, make_token: Callable[..., str]
+) -> None:
+    """Headers arrive without waiting for the first event or heartbeat (15 s here), gzip or not."""
+    auth = bearer(make_token, uuid.uuid4())
+    async with httpx.AsyncClient(base_url=other_replica, headers=auth, timeout=20) as http:
+        workflow = await new_workflow(http)
+        for coding in ("gzip", "identity"):
+            started = time.monotonic()
+            async with open_stream(http, workflow["id"], {"Accept-Encoding": coding}) as stream:
+                assert stream.response.status_code == 200
+            assert time.monotonic() - started < 5
+
+
 async def test_events_arrive_in_version_order_as_the_change_log_has_them(
     replica: str, make_token: Callable[..., str]
 ) -> None:
@@ -128,7 +142,9 @@ async def test_heartbeat_comments_keep_an_idle_stream_alive(
     async with httpx.AsyncClient(base_url=replica, headers=auth, timeout=20) as http:
         workflow = await new_workflow(http)
         async with open_stream(http, workflow["id"]) as stream:
+            opened = await anext(stream.blocks)
             first = await anext(stream.blocks)
+    assert opened.comments == ["subscribed"]
     assert first.event_type is None
     assert first.comments == ["heartbeat"]
 
