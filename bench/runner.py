@@ -191,7 +191,9 @@ class Runner:
             self.servers["service"].restart()
             warm_up_small(self.ctx, self.servers["service"].url)
         result |= self.probe(workload, "service")
-        if result["status"] == "ok":
+        if result["status"] == "ok" and workload.run is not None:
+            result |= workload.run(self.ctx)
+        elif result["status"] == "ok":
             try:
                 result |= self.measure_workload(workload)
             except NoRequestsError as error:
