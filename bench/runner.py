@@ -192,7 +192,10 @@ class Runner:
             warm_up_small(self.ctx, self.servers["service"].url)
         result |= self.probe(workload, "service")
         if result["status"] == "ok" and workload.run is not None:
-            result |= workload.run(self.ctx)
+            try:
+                result |= workload.run(self.ctx)
+            except (httpx.HTTPError, OSError, RuntimeError) as error:
+                result |= {"status": "failed", "note": f"{type(error).__name__}: {error}"}
         elif result["status"] == "ok":
             try:
                 result |= self.measure_workload(workload)
