@@ -19,6 +19,7 @@ from typing import Any
 from bench.postgres import fresh_database, postmaster_pid, server_version
 from bench.report import (
     evaluate_targets,
+    events_table,
     growth,
     machine_info,
     results_table,
@@ -271,7 +272,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for server in servers.values():
                 server.wait_ready()
             log("servers ready: " + ", ".join(f"{n} {s.url}" for n, s in servers.items()))
-            ctx = Context(data, database.conninfo, tokens, log_dir, servers["service"].url)
+            ctx = Context(data, database.conninfo, tokens, log_dir, servers["service"].url, env)
             runner = Runner(ctx, options, servers, postmaster_pid(database.conninfo))
             for workload in chosen:
                 runner.results.append(runner.run_workload(workload))
@@ -329,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     print(results_table(report["workloads"], report["options"]["connections"]))
     print()
     print(targets_table(report["targets"]))
+    print()
+    print(events_table(report["workloads"]))
     if report["variants"]:
         print()
         print(variants_table(report["variants"]))

@@ -15,6 +15,9 @@ DOCS_END = "<!-- bench:results:end -->"
 RSS_LIMIT_MB = 200
 PUT_RSS_LIMIT_MB = 100
 PER_NODE_LIMIT = 1.5
+# Issue 11: 1,000 open streams on one worker, and one write reaching all of them.
+STREAMS_RSS_LIMIT_MB = 50
+FAN_OUT_P99_LIMIT_MS = 250
 # Issue #10: (workload, the workload it is compared with in the same run, limit, what).
 RELATIVE_TARGETS = (
     ("R1", "W5", 1.2, "a save that records a revision"),
@@ -149,7 +152,39 @@ def evaluate_targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "pass": verdict(added, PUT_RSS_LIMIT_MB * MIB_PER_MB),
         }
     )
-    return targets
+    return targets + event_targets(measured)
+
+
+def event_targets(measured: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 11's stream targets: E1's memory and connections, E2's delivery p99."""
+    streams = measured.get("E1", {})
+    added = streams.get("rss_added_mib")
+    backends = streams.get("backends_added")
+    pool = streams.get("db_pool_max_size", 0)
+    p99 = measured.get("E2", {}).get("from_send", {}).get("p99_ms")
+    return [
+        {
+            "target": f"E1 1,000 open streams add ≤ {STREAMS_RSS_LIMIT_MB} MB of worker RSS",
+            "measured": None
+            if added is None
+            else f"{added / MIB_PER_MB:.1f} MB ({streams['rss_per_stream_kib']:.1f} KiB a stream)",
+            "pass": verdict(added, STREAMS_RSS_LIMIT_MB * MIB_PER_MB),
+        },
+        {
+            "target": "E1 no database connection per stream (added ≤ the pool's"
+            f" DB_POOL_MAX_SIZE, {pool}, not one a stream)",
+            "measured": None
+            if backends is None
+            else f"{streams['idle_backends']} -> {streams['open_backends']} ({backends:+d})",
+            "pass": verdict(backends, pool),
+        },
+        {
+            "target": f"E2 one write reaches 1,000 streams, p99 ≤ {FAN_OUT_P99_LIMIT_MS} ms"
+            " from its send",
+            "measured": None if p99 is None else f"{p99:.1f} ms",
+            "pass": verdict(p99, FAN_OUT_P99_LIMIT_MS),
+        },
+    ]
 
 
 def per_node_ratio(small: dict[str, Any] | None, large: dict[str, Any] | None) -> float | None:
@@ -232,6 +267,8 @@ def results_table(results: list[dict[str, Any]], connections: int) -> str:
     ]
     for result in results:
         name = f"{result['key']} {result['title']}"
+        if result.get("status") == "ok" and "single_client" not in result:
+            continue  # the event streams have a table of their own
         if result.get("status") != "ok":
             lines.append(f"| {name} | {result.get('status')}: {result.get('note', '')} |||||||")
             continue
@@ -279,6 +316,30 @@ def targets_table(targets: list[dict[str, Any]]) -> str:
     lines = ["| Target | Measured | Verdict |", "|---|---:|---|"]
     lines += [f"| {t['target']} | {t['measured'] or '-'} | {marks[t['pass']]} |" for t in targets]
     return "\n".join(lines)
+
+
+def events_table(results: list[dict[str, Any]]) -> str:
+    """E1 and E2 (1,000 open event streams), as Markdown."""
+    measured = by_key(results)
+    streams, fan_out = measured.get("E1"), measured.get("E2")
+    lines = ["| Workload | Figure |", "|---|---|"]
+    if streams is not None:
+        lines.append(
+            f"| E1 {streams['streams']:,} streams opened in {streams['opening_seconds']:.1f} s"
+            f" | worker RSS {streams['idle_rss_mib']:.1f} MiB idle -> {streams['open_rss_mib']:.1f}"
+            f" MiB ({streams['rss_added_mib']:+.1f} MiB); database connections"
+            f" {streams['idle_backends']} -> {streams['open_backends']} |"
+        )
+    if fan_out is not None:
+        send, response = fan_out["from_send"], fan_out["from_response"]
+        lines.append(
+            f"| E2 {fan_out['writes']} writes x {fan_out['streams']:,} streams"
+            f" ({fan_out['deliveries']:,} deliveries, {fan_out['missed']} missed)"
+            f" | from the send p50 {send['p50_ms']:.1f} / p99 {send['p99_ms']:.1f} / max"
+            f" {send['max_ms']:.1f} ms; from the response p50 {response['p50_ms']:.1f} / p99"
+            f" {response['p99_ms']:.1f} ms; the write itself p50 {fan_out['write_p50_ms']:.1f} ms |"
+        )
+    return "\n".join(lines) if len(lines) > 2 else "Not measured in this run."
 
 
 def growth_table(rows: list[dict[str, Any]]) -> str:
@@ -354,6 +415,10 @@ def markdown(report: dict[str, Any]) -> str:
         f"Peak RSS of the service worker over the run: {cell(memory.get('peak_rss_mib'), 0)} MiB;"
         f" RSS added by the first 5,000-node PUT: {cell(memory.get('put_5000_rss_added_mib'), 1)}"
         " MiB.",
+        "",
+        "### Live events: 1,000 open streams on one worker",
+        "",
+        events_table(report["workloads"]),
         "",
         "### Design-choice variants (measured; discussed below)",
         "",

@@ -191,7 +191,12 @@ class Runner:
             self.servers["service"].restart()
             warm_up_small(self.ctx, self.servers["service"].url)
         result |= self.probe(workload, "service")
-        if result["status"] == "ok":
+        if result["status"] == "ok" and workload.run is not None:
+            try:
+                result |= workload.run(self.ctx)
+            except (httpx.HTTPError, OSError, RuntimeError) as error:
+                result |= {"status": "failed", "note": f"{type(error).__name__}: {error}"}
+        elif result["status"] == "ok":
             try:
                 result |= self.measure_workload(workload)
             except NoRequestsError as error:

@@ -3,7 +3,7 @@
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class Context:
     tokens: dict[str, str]
     scratch: Path
     service_url: str
+    service_env: dict[str, str] = field(default_factory=dict)  # as deployed, for fresh workers
     deep_cursor: str | None = None
 
     def token(self, owner: uuid.UUID) -> str:
@@ -85,6 +86,7 @@ class Workload:
     min_seconds: float = 0  # slow requests: measure at least this long, even in a quick run
     fresh_worker: bool = False  # probe in a just-restarted service (its RSS increase is reported)
     uncached: bool = False  # also single-client on a service without the rendered-graph cache
+    run: Callable[[Context], dict[str, Any]] | None = None  # measured by its own code, not wrk
 
 
 def graph_path(graph: Graph) -> str:
@@ -314,8 +316,21 @@ def warm_up_small(ctx: Context, base_url: str, requests: int = 50) -> None:
             client.get(f"{API}/{workflow_id}").raise_for_status()
 
 
+def stream_token_probe(ctx: Context) -> Probe:
+    """E1/E2: minting a stream token answers only where the events endpoints exist."""
+    path = f"{API}/{ctx.data.small_workflow_ids[0]}/events/token"
+    return Probe("POST", path, ctx.token(ctx.data.owner_id))
+
+
+def events_workload(key: str, title: str, run: Callable[[Context], dict[str, Any]]) -> Workload:
+    """An event-stream workload: measured by bench/events.py on a worker of its own."""
+    return Workload(key, title, "", lambda _c: {}, stream_token_probe, throughput=False, run=run)
+
+
 def workloads() -> list[Workload]:
     """Every workload, in the order they run."""
+    from bench.events import run_fan_out, run_open_streams  # events builds on this module
+
     return [
         Workload(
             "W1",
@@ -528,5 +543,15 @@ def workloads() -> list[Workload]:
             "R4b",
             "GET /workflows/{id}/published (100 nodes)",
             lambda c: published_path(c, "published"),
+        ),
+        events_workload(
+            "E1",
+            "1,000 open GET /workflows/{id}/events streams on one worker: RSS and DB connections",
+            run_open_streams,
+        ),
+        events_workload(
+            "E2",
+            "one PATCH /workflows/{id} reaching 1,000 open event streams",
+            run_fan_out,
         ),
     ]
