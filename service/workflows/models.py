@@ -11,6 +11,7 @@ from service.config_documents import WorkflowConfigJson
 from service.shared_models import (
     PUBLIC_CONFIG,
     WRITE_CONFIG,
+    FiniteFloat,
     IdMixin,
     JsonObject,
     SafeStr,
@@ -36,6 +37,19 @@ def jsonb_object_field(description: str) -> Any:
     )
 
 
+class Viewport(SQLModel):
+    """The editor's pan and zoom (React Flow's viewport), kept so the canvas reopens as left."""
+
+    model_config = WRITE_CONFIG
+
+    x: FiniteFloat = Field(default=0.0)
+    y: FiniteFloat = Field(default=0.0)
+    zoom: FiniteFloat = Field(default=1.0, gt=0, le=1000)
+
+
+DEFAULT_VIEWPORT = text("""'{"x": 0, "y": 0, "zoom": 1}'::jsonb""")
+
+
 class WorkflowBase(SQLModel):
     """Shared base of the workflow table and schemas."""
 
@@ -47,6 +61,12 @@ class WorkflowBase(SQLModel):
     )
     variables: JsonObject = jsonb_object_field("Workflow variables, free-form JSON.")
     is_active: StrictBool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    viewport: Viewport = Field(
+        default_factory=Viewport,
+        sa_type=JSONB,
+        sa_column_kwargs={"server_default": DEFAULT_VIEWPORT},
+        description="The editor's viewport; not part of the definition (no revision records it).",
+    )
 
 
 _version_column = Column("version", Integer, nullable=False, server_default=text("1"))
@@ -117,6 +137,7 @@ class WorkflowUpdate(SQLModel):
     config: WorkflowConfigJson = Field(default=None)
     variables: JsonObject = Field(default=None)
     is_active: StrictBool = Field(default=None)
+    viewport: Viewport = Field(default=None)
 
 
 class WorkflowPublication(SQLModel):
