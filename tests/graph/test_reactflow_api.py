@@ -250,3 +250,19 @@ async def test_the_own_format_ignores_the_viewport_it_answers(client: httpx.Asyn
 
     assert response.status_code == 200, response.text
     assert response.headers["etag"] == '"2"'
+
+
+async def test_prefer_minimal_answers_204_with_the_react_flow_tag(
+    client: httpx.AsyncClient,
+) -> None:
+    workflow, *_ = await saved_pair(client)
+    document = (await client.get(graph_url(workflow), headers=ACCEPT)).json()
+    document["viewport"]["zoom"] = 1.5
+    headers = {"Content-Type": REACTFLOW, "If-Match": '"2-reactflow"', "Prefer": "return=minimal"}
+
+    response = await client.put(
+        graph_url(workflow), content=orjson.dumps(document), headers=headers
+    )
+
+    assert response.status_code == 204
+    assert response.headers["etag"] == '"3-reactflow"'
