@@ -308,7 +308,11 @@ async def replace_graph(
         )
     else:
         submitted.problems += document.problems
-        fields = None if document.viewport is None else WorkflowUpdate(viewport=document.viewport)
+        fields = (
+            None
+            if document.viewport is None
+            else WorkflowUpdate(viewport=document.viewport.model_dump())
+        )
         try:
             saved = await graph_service.replace_graph(
                 session,

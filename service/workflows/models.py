@@ -1,13 +1,14 @@
 """Workflows: named DAGs of nodes and edges, versioned as one unit."""
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 from sqlalchemy import Column, ForeignKeyConstraint, Index, Integer, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, Relationship, SQLModel
 
-from service.config_documents import WorkflowConfigJson
+from service.config_documents import WorkflowConfigJson, inline_json_schema
 from service.shared_models import (
     PUBLIC_CONFIG,
     WRITE_CONFIG,
@@ -37,10 +38,10 @@ def jsonb_object_field(description: str) -> Any:
     )
 
 
-class Viewport(SQLModel):
+class Viewport(BaseModel):
     """The editor's pan and zoom (React Flow's viewport), kept so the canvas reopens as left."""
 
-    model_config = WRITE_CONFIG
+    model_config = ConfigDict(extra="forbid")
 
     x: FiniteFloat = Field(default=0.0)
     y: FiniteFloat = Field(default=0.0)
@@ -48,6 +49,17 @@ class Viewport(SQLModel):
 
 
 DEFAULT_VIEWPORT = text("""'{"x": 0, "y": 0, "zoom": 1}'::jsonb""")
+
+
+def stored_viewport(value: dict[str, Any]) -> dict[str, Any]:
+    """A viewport as stored in JSONB: validated, every member present."""
+    return Viewport.model_validate(value).model_dump(mode="json")
+
+
+# Stored as a plain JSON object (the ORM writes JSONB from dicts), validated as a Viewport.
+ViewportJson = Annotated[
+    dict[str, Any], AfterValidator(stored_viewport), WithJsonSchema(inline_json_schema(Viewport))
+]
 
 
 class WorkflowBase(SQLModel):
@@ -61,8 +73,8 @@ class WorkflowBase(SQLModel):
     )
     variables: JsonObject = jsonb_object_field("Workflow variables, free-form JSON.")
     is_active: StrictBool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
-    viewport: Viewport = Field(
-        default_factory=Viewport,
+    viewport: ViewportJson = Field(
+        default_factory=lambda: Viewport().model_dump(mode="json"),
         sa_type=JSONB,
         sa_column_kwargs={"server_default": DEFAULT_VIEWPORT},
         description="The editor's viewport; not part of the definition (no revision records it).",
@@ -137,7 +149,7 @@ class WorkflowUpdate(SQLModel):
     config: WorkflowConfigJson = Field(default=None)
     variables: JsonObject = Field(default=None)
     is_active: StrictBool = Field(default=None)
-    viewport: Viewport = Field(default=None)
+    viewport: ViewportJson = Field(default=None)
 
 
 class WorkflowPublication(SQLModel):
