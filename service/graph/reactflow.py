@@ -180,9 +180,7 @@ def _section(document: dict[str, Any], section: str, problems: list[dict[str, st
 
 
 def _viewport(value: Any, problems: list[dict[str, str]]) -> Viewport | None:
-    """The document's viewport, or None (kept as stored) when absent or invalid."""
-    if value is None:
-        return None
+    """The document's viewport, or None when invalid (its problems are recorded)."""
     try:
         return Viewport.model_validate(value)
     except PydanticValidationError as error:
@@ -203,7 +201,8 @@ def from_reactflow(document: Any) -> SubmittedDocument:
     graph = {section: items for section, items in graph.items() if section in document}
     for key in document.keys() - {*PATHS, "viewport"}:
         problems.append(_unknown(json_pointer(key)))
-    viewport = _viewport(document.get("viewport"), problems)
+    # Absent, the stored viewport is kept; null is refused like any other non-object.
+    viewport = _viewport(document["viewport"], problems) if "viewport" in document else None
     return SubmittedDocument(graph, viewport, problems)
 
 
