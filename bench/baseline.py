@@ -39,6 +39,7 @@ WORKFLOW_FIELDS = (
     "'id', w.id, 'deleted_at', w.deleted_at, 'created_at', w.created_at,"
     " 'updated_at', w.updated_at, 'name', w.name, 'description', w.description,"
     " 'config', w.config, 'variables', w.variables, 'is_active', w.is_active,"
+    " 'viewport', w.viewport,"
     " 'owner_id', w.owner_id, 'version', w.version, 'is_deleted', (w.deleted_at IS NOT NULL),"
     " 'published_revision', w.published_revision, 'has_unpublished_changes', "
     + "(w.published_revision IS NULL)"

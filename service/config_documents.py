@@ -172,7 +172,7 @@ def validate_document(model: type[OpenDocument], value: dict[str, Any]) -> dict[
     return model.model_validate(value).model_dump(mode="json", exclude_unset=True)
 
 
-def inline_json_schema(model: type[OpenDocument]) -> dict[str, Any]:
+def inline_json_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The model's JSON schema with its $defs (enums) inlined, to embed in a field."""
     schema = model.model_json_schema()
     definitions = schema.pop("$defs", {})

@@ -8,10 +8,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from service.config import Settings
 from service.deps import OPTIONAL_IF_MATCH
 from service.errors import PROBLEM_JSON
+from service.graph.reactflow import ReactFlowDocument
 
 
 def errors_as_problem_json(schema: dict[str, Any]) -> None:
@@ -194,6 +196,20 @@ def link_created_resources(schema: dict[str, Any]) -> None:
                     )
 
 
+# Schemas only other media types use (FastAPI registers the JSON bodies' models alone).
+MEDIA_TYPE_SCHEMAS: tuple[type[BaseModel], ...] = (ReactFlowDocument,)
+
+
+def media_type_schemas(schema: dict[str, Any]) -> None:
+    """Add the schemas of non-JSON media types to the components, with their nested ones."""
+    components = schema["components"]["schemas"]
+    for model in MEDIA_TYPE_SCHEMAS:
+        document = model.model_json_schema(ref_template=SCHEMA_REF + "{model}")
+        for name, nested in document.pop("$defs", {}).items():
+            components.setdefault(name, nested)
+        components[model.__name__] = document
+
+
 def install_openapi(app: FastAPI) -> None:
     """Replace app.openapi with a builder that post-processes and caches the document."""
 
@@ -210,6 +226,7 @@ def install_openapi(app: FastAPI) -> None:
                 contact=app.contact,
                 license_info=app.license_info,
             )
+            media_type_schemas(schema)
             errors_as_problem_json(schema)
             body_errors_where_bodies_are_read(schema)
             array_limits(schema, app.state.settings)

@@ -1,7 +1,8 @@
 """Entity tags and RFC 9110 conditional requests (If-Match, If-None-Match).
 
 Each representation of a version has its own strong tag: `"7"` for JSON, `"7-mermaid"` for
-Mermaid, and a compressed body adds its content coding (`"7-gzip"`, `"7-mermaid-gzip"`).
+Mermaid, `"7-reactflow"` for React Flow's document, and a compressed body adds its content
+coding (`"7-gzip"`, `"7-mermaid-gzip"`).
 """
 
 import re
@@ -15,6 +16,7 @@ class Representation(Enum):
 
     JSON = ""
     MERMAID = "mermaid"
+    REACTFLOW = "reactflow"
 
 
 CONTENT_CODINGS = ("gzip",)

@@ -26,10 +26,18 @@ CLIENT_ID_DESCRIPTION = (
 
 
 class GraphFormat(StrEnum):
-    """Representations of GET .../graph."""
+    """Representations of a graph document (GET .../graph and a revision's)."""
 
     JSON = "json"
     MERMAID = "mermaid"
+
+
+class GraphReadFormat(StrEnum):
+    """Representations of GET .../graph: a graph document's, or React Flow's document."""
+
+    JSON = "json"
+    MERMAID = "mermaid"
+    REACTFLOW = "reactflow"
 
 
 class GraphNodeIn(NodeCreate, AcceptsReadOnly):

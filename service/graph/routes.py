@@ -1,8 +1,10 @@
 """Whole-graph operations: load and save, duplicate, validation report, Mermaid."""
 
 import uuid
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
 
+import orjson
 from fastapi import APIRouter, BackgroundTasks, Body, Query, Request, Response, status
 from psycopg import AsyncConnection
 
@@ -22,6 +24,7 @@ from service.errors import (
     NotAcceptableError,
     NotFoundError,
     PreconditionRequiredError,
+    ValidationError,
     VersionMismatchError,
     error_responses,
     workflow_not_found,
@@ -38,7 +41,14 @@ from service.graph.models import (
     GraphFormat,
     GraphPayload,
     GraphPublic,
+    GraphReadFormat,
     GraphSaveResult,
+)
+from service.graph.reactflow import (
+    REACTFLOW_MEDIA_TYPE,
+    from_reactflow,
+    in_reactflow_terms,
+    reactflow_document,
 )
 from service.graph.service import collector_paused
 from service.graph.validation import ValidationReport, build_report
@@ -49,11 +59,13 @@ from service.responses import ETAG_HEADER, LOCATION_HEADER, json_response, not_m
 from service.revisions.history import RevisionRequest, record_revision
 from service.revisions.models import RevisionCreate, RevisionOrigin
 from service.workflows import repository as workflows
+from service.workflows.models import WorkflowUpdate
 
 router = APIRouter(prefix="/workflows/{workflow_id}", tags=["graph"], route_class=JsonBodyRoute)
 
 MERMAID_MEDIA_TYPE = "text/vnd.mermaid"
 JSON_MEDIA_TYPE = "application/json"
+FormatT = TypeVar("FormatT", GraphFormat, GraphReadFormat)
 ACCEPT_PATCH = "application/json"
 ACCEPT_PATCH_HEADER = {
     "Accept-Patch": {
@@ -98,13 +110,29 @@ def wants_mermaid(output_format: GraphFormat | None, accept: str | None) -> bool
     """Whether to answer Mermaid: `format` decides, else Accept (JSON on a tie); 406 if neither."""
     if output_format is not None:
         return output_format is GraphFormat.MERMAID
+    return negotiated_format(accept, DOCUMENT_MEDIA_TYPES) is GraphFormat.MERMAID
+
+
+DOCUMENT_MEDIA_TYPES = {GraphFormat.JSON: JSON_MEDIA_TYPE, GraphFormat.MERMAID: MERMAID_MEDIA_TYPE}
+GRAPH_MEDIA_TYPES = {
+    GraphReadFormat.JSON: JSON_MEDIA_TYPE,
+    GraphReadFormat.REACTFLOW: REACTFLOW_MEDIA_TYPE,
+    GraphReadFormat.MERMAID: MERMAID_MEDIA_TYPE,
+}
+
+
+def negotiated_format(accept: str | None, media_types: Mapping[FormatT, str]) -> FormatT:
+    """The format Accept prefers (the first listed on a tie, or with no Accept); 406 if none."""
+    first = next(iter(media_types))
     if not accept or not accept.strip():
-        return False
-    mermaid_quality = accept_quality(accept, MERMAID_MEDIA_TYPE)
-    json_quality = accept_quality(accept, JSON_MEDIA_TYPE)
-    if mermaid_quality == 0 and json_quality == 0:
-        raise NotAcceptableError(f"Available: {JSON_MEDIA_TYPE}, {MERMAID_MEDIA_TYPE}.")
-    return mermaid_quality > json_quality
+        return first
+    qualities = {
+        name: accept_quality(accept, media_type) for name, media_type in media_types.items()
+    }
+    best = max(qualities, key=lambda name: qualities[name])
+    if qualities[best] == 0:
+        raise NotAcceptableError(f"Available: {', '.join(media_types.values())}.")
+    return best
 
 
 GRAPH_WRITE_ERRORS = (
@@ -114,7 +142,17 @@ GRAPH_WRITE_ERRORS = (
     GraphTooLargeError,
     CycleDetectedError,
 )
-GRAPH_CONTENT = {MERMAID_MEDIA_TYPE: {"schema": {"type": "string"}}}
+GRAPH_CONTENT = {
+    REACTFLOW_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ReactFlowDocument"}},
+    MERMAID_MEDIA_TYPE: {"schema": {"type": "string"}},
+}
+REACTFLOW_BODY = {
+    "requestBody": {
+        "content": {
+            REACTFLOW_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ReactFlowDocument"}}
+        }
+    }
+}
 
 
 @router.get(
@@ -125,7 +163,7 @@ GRAPH_CONTENT = {MERMAID_MEDIA_TYPE: {"schema": {"type": "string"}}}
     responses={
         200: {
             **success(
-                "The workflow with its nodes and edges, or Mermaid text.",
+                "The workflow with its nodes and edges, React Flow's document, or Mermaid text.",
                 {**ETAG_HEADER, **VARY_HEADER, **ACCEPT_PATCH_HEADER},
             ),
             "content": GRAPH_CONTENT,
@@ -141,23 +179,30 @@ async def get_graph(
     connection: ReadConnection,
     pool: PoolDep,
     output_format: Annotated[
-        GraphFormat | None,
-        Query(alias="format", description="`mermaid` for a Mermaid flowchart; wins over Accept."),
+        GraphReadFormat | None,
+        Query(
+            alias="format",
+            description="`mermaid` for a Mermaid flowchart, `reactflow` for React Flow's "
+            "document; wins over Accept.",
+        ),
     ] = None,
     if_none_match: IfNoneMatch = None,
 ) -> Response:
-    """The workflow, nodes and edges in one document (one SQL statement), or Mermaid text.
+    """The workflow, nodes and edges in one document (one SQL statement), or another format.
 
-    `Accept: text/vnd.mermaid` or `?format=mermaid` asks for Mermaid, whose ETag has its own
-    suffix (`"3-mermaid"`); If-Match takes the tag of either.
+    `Accept: application/vnd.reactflow+json` or `?format=reactflow` asks for React Flow's
+    `toObject()` document (ETag `"3-reactflow"`), `Accept: text/vnd.mermaid` or
+    `?format=mermaid` for Mermaid (`"3-mermaid"`); If-Match takes the tag of any of them.
     """
-    if wants_mermaid(output_format, request.headers.get("accept")):
+    chosen = output_format or negotiated_format(request.headers.get("accept"), GRAPH_MEDIA_TYPES)
+    if chosen is GraphReadFormat.MERMAID:
         return await mermaid_response(connection, user_id, workflow_id, if_none_match)
+    representation = REPRESENTATIONS[chosen]
     version = await workflows.current_version(connection, user_id, workflow_id, deleted=False)
     if version is None:
         raise workflow_not_found(workflow_id)
-    if none_match(if_none_match, version):
-        return negotiated(not_modified(version))
+    if none_match(if_none_match, version, representation):
+        return negotiated(not_modified(version, representation))
     rendered: RenderedGraphs = request.app.state.rendered_graphs
     body = rendered.get(workflow_id, version)
     if body is None:
@@ -166,7 +211,22 @@ async def get_graph(
             raise workflow_not_found(workflow_id)
         version, body = found.version, found.document()
         rendered.put(workflow_id, version, body)
+    if chosen is GraphReadFormat.REACTFLOW:
+        return negotiated(reactflow_response(body, version))
     return negotiated(json_response(body, version=version))
+
+
+REPRESENTATIONS = {
+    GraphReadFormat.JSON: Representation.JSON,
+    GraphReadFormat.REACTFLOW: Representation.REACTFLOW,
+}
+
+
+def reactflow_response(graph_document: bytes, version: int) -> Response:
+    """React Flow's document of a rendered graph document, with its own ETag."""
+    body = orjson.dumps(reactflow_document(orjson.loads(graph_document)))
+    headers = {"ETag": etag(version, Representation.REACTFLOW)}
+    return Response(body, media_type=REACTFLOW_MEDIA_TYPE, headers=headers)
 
 
 def negotiated(response: Response) -> Response:
@@ -199,9 +259,17 @@ async def mermaid_response(
     response_model=GraphSaveResult,
     summary="Replace the whole graph",
     responses={
-        200: success("Saved; the version rose by one, or stayed if nothing changed.", ETAG_HEADER),
+        200: {
+            **success(
+                "Saved; the version rose by one, or stayed if nothing changed. A React Flow "
+                "document is answered with React Flow's document.",
+                ETAG_HEADER,
+            ),
+            "content": {REACTFLOW_MEDIA_TYPE: GRAPH_CONTENT[REACTFLOW_MEDIA_TYPE]},
+        },
         **error_responses(*GRAPH_WRITE_ERRORS),
     },
+    openapi_extra=REACTFLOW_BODY,
 )
 async def replace_graph(
     request: Request,
@@ -219,22 +287,57 @@ async def replace_graph(
     then If-Match is checked, and the version raised if anything changed. A save whose
     definition differs from the latest revision's records a new revision (origin `save`); an
     unchanged one does not.
+
+    With `Content-Type: application/vnd.reactflow+json` the body is React Flow's document
+    (as GET answers it): the same rules apply, problems point into that document, React
+    Flow's UI-only members are ignored, and its viewport is saved.
     """
+    document = None
+    if media_type_of(request.headers.get("content-type")) == REACTFLOW_MEDIA_TYPE:
+        document = from_reactflow(payload)
+        payload = document.graph
     graph_checks.check_size(
         payload, settings.max_nodes_per_workflow, settings.max_edges_per_workflow
     )
     with collector_paused():
         submitted = graph_checks.parse_graph(payload)
     revision = RevisionRequest(RevisionOrigin.SAVE, settings.max_revisions_per_workflow)
-    saved = await graph_service.replace_graph(
-        session, user_id, workflow_id, precondition, submitted, revision=revision
-    )
+    if document is None:
+        saved = await graph_service.replace_graph(
+            session, user_id, workflow_id, precondition, submitted, revision=revision
+        )
+    else:
+        submitted.problems += document.problems
+        fields = (
+            None
+            if document.viewport is None
+            else WorkflowUpdate(viewport=document.viewport.model_dump())
+        )
+        try:
+            saved = await graph_service.replace_graph(
+                session,
+                user_id,
+                workflow_id,
+                precondition,
+                submitted,
+                revision=revision,
+                fields=fields,
+            )
+        except ValidationError as error:
+            raise in_reactflow_terms(error) from None
     graph_body = saved.graph.document()
     # Keep the new rendering for the next GET, but only once committed: background tasks run
     # after the response, which is sent after the unit of work commits.
     rendered: RenderedGraphs = request.app.state.rendered_graphs
     background.add_task(rendered.put_async, workflow_id, saved.graph.version, graph_body)
+    if document is not None:
+        return reactflow_response(graph_body, saved.graph.version)
     return json_response(saved.graph.save_answer(saved.changes), version=saved.graph.version)
+
+
+def media_type_of(content_type: str | None) -> str:
+    """The media type of a Content-Type value, without parameters, lowercased."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
 
 
 @router.patch(

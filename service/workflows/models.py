@@ -1,16 +1,18 @@
 """Workflows: named DAGs of nodes and edges, versioned as one unit."""
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 from sqlalchemy import Column, ForeignKeyConstraint, Index, Integer, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, Relationship, SQLModel
 
-from service.config_documents import WorkflowConfigJson
+from service.config_documents import WorkflowConfigJson, inline_json_schema
 from service.shared_models import (
     PUBLIC_CONFIG,
     WRITE_CONFIG,
+    FiniteFloat,
     IdMixin,
     JsonObject,
     SafeStr,
@@ -36,6 +38,30 @@ def jsonb_object_field(description: str) -> Any:
     )
 
 
+class Viewport(BaseModel):
+    """The editor's pan and zoom (React Flow's viewport), kept so the canvas reopens as left."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    x: FiniteFloat = Field(default=0.0)
+    y: FiniteFloat = Field(default=0.0)
+    zoom: FiniteFloat = Field(default=1.0, gt=0, le=1000)
+
+
+DEFAULT_VIEWPORT = text("""'{"x": 0, "y": 0, "zoom": 1}'::jsonb""")
+
+
+def stored_viewport(value: dict[str, Any]) -> dict[str, Any]:
+    """A viewport as stored in JSONB: validated, every member present."""
+    return Viewport.model_validate(value).model_dump(mode="json")
+
+
+# Stored as a plain JSON object (the ORM writes JSONB from dicts), validated as a Viewport.
+ViewportJson = Annotated[
+    dict[str, Any], AfterValidator(stored_viewport), WithJsonSchema(inline_json_schema(Viewport))
+]
+
+
 class WorkflowBase(SQLModel):
     """Shared base of the workflow table and schemas."""
 
@@ -47,6 +73,12 @@ class WorkflowBase(SQLModel):
     )
     variables: JsonObject = jsonb_object_field("Workflow variables, free-form JSON.")
     is_active: StrictBool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    viewport: ViewportJson = Field(
+        default_factory=lambda: Viewport().model_dump(mode="json"),
+        sa_type=JSONB,
+        sa_column_kwargs={"server_default": DEFAULT_VIEWPORT},
+        description="The editor's viewport; not part of the definition (no revision records it).",
+    )
 
 
 _version_column = Column("version", Integer, nullable=False, server_default=text("1"))
@@ -117,6 +149,7 @@ class WorkflowUpdate(SQLModel):
     config: WorkflowConfigJson = Field(default=None)
     variables: JsonObject = Field(default=None)
     is_active: StrictBool = Field(default=None)
+    viewport: ViewportJson = Field(default=None)
 
 
 class WorkflowPublication(SQLModel):

@@ -653,12 +653,19 @@ async def test_duplicate_takes_a_name_and_truncates_the_default(
     assert pointers(invalid) == ["/name"]
 
 
-async def test_openapi_documents_both_graph_representations(client: httpx.AsyncClient) -> None:
+async def test_openapi_documents_every_graph_representation(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     get = schema["paths"][f"{API}/workflows/{{workflow_id}}/graph"]["get"]
     put = schema["paths"][f"{API}/workflows/{{workflow_id}}/graph"]["put"]
 
-    assert set(get["responses"]["200"]["content"]) == {"application/json", "text/vnd.mermaid"}
+    assert set(get["responses"]["200"]["content"]) == {
+        "application/json",
+        "application/vnd.reactflow+json",
+        "text/vnd.mermaid",
+    }
+    assert put["requestBody"]["content"]["application/vnd.reactflow+json"]["schema"] == {
+        "$ref": "#/components/schemas/ReactFlowDocument"
+    }
     assert get["operationId"] == "get_graph"
     assert put["operationId"] == "replace_graph"
     assert put["requestBody"]["content"]["application/json"]["schema"] == {
