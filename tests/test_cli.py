@@ -28,6 +28,7 @@ from service.embedded import (
     HANDLE_PIDS_FILE,
     EmbeddedPostgresMissingError,
     forget_dead_handles,
+    is_alive,
     start_embedded_postgres,
 )
 
@@ -72,12 +73,8 @@ def postmaster_pid(data_dir: Path) -> int | None:
 
 def is_running(pid: int) -> bool:
     """Whether a live (not zombie) process with this PID exists."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not is_alive(pid):
         return False
-    except PermissionError:
-        return True
     stat = Path(f"/proc/{pid}/stat")
     with contextlib.suppress(OSError):
         # The state letter follows the parenthesised command name; Z is an unreaped corpse.
