@@ -79,3 +79,39 @@ async def test_diff_parameters_are_checked(client: httpx.AsyncClient) -> None:
     for params in ({}, {"from": 0}, {"from": 1, "to": "latest"}, {"from": "x"}):
         response = await client.get(graph_url(workflow, "diff"), params=params)
         assert expect(response, 422).json()["code"] == "VALIDATION_ERROR", params
+
+
+async def test_a_diff_finds_unchanged_items_whose_positions_shifted(
+    client: httpx.AsyncClient,
+) -> None:
+    workflow = await create_workflow(client)
+    first, second, third, fourth = node("first"), node("second"), node("third"), node("fourth")
+    kept = edge(second, third)
+    await put_graph(client, workflow, [first, second, third, fourth], [edge(first, second), kept])
+    renamed = {**fourth, "name": "last"}
+    await put_graph(client, workflow, [second, third, renamed], [kept])
+    result = await get_diff(client, workflow, **{"from": 1, "to": 2})
+    assert [item["id"] for item in result["nodes"]["removed"]] == [first["id"]]
+    assert result["nodes"]["added"] == []
+    assert result["nodes"]["changed"] == [
+        {
+            "id": fourth["id"],
+            "changes": [{"op": "replace", "pointer": "/name", "old": "fourth", "new": "last"}],
+        }
+    ]
+    assert len(result["edges"]["removed"]) == 1
+    assert result["edges"]["added"] == result["edges"]["changed"] == []
+
+
+async def test_a_diff_names_the_revision_that_is_missing(client: httpx.AsyncClient) -> None:
+    workflow = await create_workflow(client)
+    await put_graph(client, workflow, [node("only")], [])
+    for params, missing in (
+        ({"from": 1, "to": 5}, 5),
+        ({"from": 4, "to": 1}, 4),
+        ({"from": 7, "to": 8}, 7),
+    ):
+        response = await client.get(graph_url(workflow, "diff"), params=params)
+        problem = expect(response, 404).json()
+        assert problem["code"] == "REVISION_NOT_FOUND", params
+        assert f"no revision {missing}." in problem["detail"], params
