@@ -22,6 +22,8 @@ from bench.report import (
     events_table,
     growth,
     machine_info,
+    reactflow_ratios,
+    reactflow_text,
     results_table,
     targets_table,
     variants_table,
@@ -31,7 +33,7 @@ from bench.report import (
 from bench.runner import UNCACHED, Options, Runner, Variant, log
 from bench.seed import seed
 from bench.servers import Server, baseline_command, pure_python_command, service_command
-from bench.workloads import Context, Workload, workloads
+from bench.workloads import REACTFLOW_COUNTERPARTS, Context, Workload, workloads
 from bench.wrk import WrkMissingError, wrk_path
 from service.auth import issue_token
 from service.config import Settings
@@ -49,7 +51,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: short, no variants")
-    parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W2,W6")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated workloads, e.g. W1,W2,W6 (RF1 adds G1, RF2 adds W5; see docs)",
+    )
     parser.add_argument("--duration", type=float, help="seconds per throughput run (default 10)")
     parser.add_argument(
         "--latency-duration", type=float, help="seconds per single-client run (default 5)"
@@ -125,17 +131,19 @@ def chosen_options(args: argparse.Namespace) -> Options:
 
 
 def selected_workloads(only: str) -> list[Workload]:
-    """All workloads, or those named by --only (W6 names W6a and W6b)."""
+    """All workloads, or those named by --only (W6 names W6a and W6b; RF1 brings G1 along)."""
     everything = workloads()
     if not only:
         return everything
     wanted = [name.strip().upper() for name in only.split(",") if name.strip()]
-    chosen = [w for w in everything if any(w.key.upper().startswith(name) for name in wanted)]
-    if not chosen:
+    named = {w.key for w in everything if any(w.key.upper().startswith(n) for n in wanted)}
+    if not named:
         raise SystemExit(
             f"--only {only}: no such workload ({', '.join(w.key for w in everything)})"
         )
-    return chosen
+    # A React Flow workload is reported as a ratio to its plain counterpart in the same run.
+    named |= {REACTFLOW_COUNTERPARTS[key] for key in named if key in REACTFLOW_COUNTERPARTS}
+    return [w for w in everything if w.key in named]
 
 
 def service_env(database_url: str, secret: str) -> dict[str, str]:
@@ -304,6 +312,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "workloads": results,
         "targets": evaluate_targets(results),
         "growth": growth(results, sizes),
+        "reactflow": reactflow_ratios(results),
         "memory": {
             "peak_rss_mib": max(peaks) if peaks else None,
             "put_5000_rss_added_mib": l2["probe"]["rss_added_mib"] if l2 else None,
@@ -330,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     print(results_table(report["workloads"], report["options"]["connections"]))
     print()
     print(targets_table(report["targets"]))
+    print()
+    print(reactflow_text(report["reactflow"]))
     print()
     print(events_table(report["workloads"]))
     if report["variants"]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.runner import UNCACHED
+from bench.workloads import REACTFLOW_COUNTERPARTS
 
 MIB_PER_MB = 1e6 / 2**20
 DOCS_START = "<!-- bench:results:start -->"
@@ -185,6 +186,43 @@ def event_targets(measured: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             "pass": verdict(p99, FAN_OUT_P99_LIMIT_MS),
         },
     ]
+
+
+def reactflow_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 12: each React Flow workload's single-client p50 over its plain counterpart's."""
+    measured = by_key(results)
+    rows = []
+    for key, counterpart in REACTFLOW_COUNTERPARTS.items():
+        for cold in (False, True):
+            own, plain = measured.get(key), measured.get(counterpart)
+            if cold and UNCACHED not in (own or {}).get("single_client", {}):
+                continue
+            p50, plain_p50 = single_p50(own, cold=cold), single_p50(plain, cold=cold)
+            if p50 is None or not plain_p50:
+                continue
+            rows.append(
+                {
+                    "workload": key,
+                    "counterpart": counterpart,
+                    "graph_cache": "off" if cold else "on",
+                    "p50_ms": round(p50, 2),
+                    "counterpart_p50_ms": round(plain_p50, 2),
+                    "ratio": round(p50 / plain_p50, 2),
+                }
+            )
+    return rows
+
+
+def reactflow_text(rows: list[dict[str, Any]]) -> str:
+    """The React Flow ratios as Markdown lines (no target: issue 12 sets none)."""
+    if not rows:
+        return "Not measured in this run."
+    return "\n".join(
+        f"- {r['workload']} single-client p50 {r['p50_ms']:.2f} ms ="
+        f" {r['ratio']:.2f} x {r['counterpart']} ({r['counterpart_p50_ms']:.2f} ms)"
+        + (", graph cache off" if r["graph_cache"] == "off" else "")
+        for r in rows
+    )
 
 
 def per_node_ratio(small: dict[str, Any] | None, large: dict[str, Any] | None) -> float | None:
@@ -415,6 +453,10 @@ def markdown(report: dict[str, Any]) -> str:
         f"Peak RSS of the service worker over the run: {cell(memory.get('peak_rss_mib'), 0)} MiB;"
         f" RSS added by the first 5,000-node PUT: {cell(memory.get('put_5000_rss_added_mib'), 1)}"
         " MiB.",
+        "",
+        "### React Flow format against the plain one (no target)",
+        "",
+        reactflow_text(report.get("reactflow", [])),
         "",
         "### Live events: 1,000 open streams on one worker",
         "",

@@ -1,14 +1,20 @@
 """The raw baseline of the benchmark answers like the service (a like-for-like ratio)."""
 
 import uuid
+from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from bench import baseline
-from bench.seed import FRESH_EDGE_MIN_STEP, edge_pairs
+from bench.seed import FRESH_EDGE_MIN_STEP, SeedData, edge_pairs, insert_graphs, insert_users
+from bench.workloads import REACTFLOW_MEDIA_TYPE, Context, workloads
 from bench.wrk import lua_literal
+from service.auth import issue_token
 from service.config import Settings
+from service.db import psycopg_conninfo
 
 
 @pytest.fixture
@@ -89,3 +95,52 @@ async def test_baseline_answers_w2_and_w3_like_the_service(
     assert raw_moved.status_code == 200, raw_moved.text
     assert raw_moved.json().keys() == moved.json().keys()
     assert int(raw_moved.headers["etag"].strip('"')) == int(moved.headers["etag"].strip('"')) + 1
+
+
+def reactflow_context(database_url: str, user_id: uuid.UUID, token: str, scratch: Path) -> Context:
+    """A benchmark context whose 500-node graph is a seeded 50-node one of the test user."""
+    conninfo = psycopg_conninfo(database_url)
+    with psycopg.connect(conninfo) as connection:
+        insert_users(connection, [user_id])
+        graph = insert_graphs(connection, user_id, "reactflow bench", 1, 50, 150)[0]
+    data = SeedData(owner_id=user_id, put_graphs=[graph])
+    return Context(data, conninfo, {str(user_id): token}, scratch, "http://test")
+
+
+def lua_headers(params: dict[str, Any]) -> dict[str, str]:
+    """The headers the wrk scripts send for these parameters (common.lua's auth_headers)."""
+    headers = {
+        "Authorization": f"Bearer {params['token']}",
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+    }
+    return headers | {name.replace("_", "-"): value for name, value in params["headers"].items()}
+
+
+async def test_reactflow_workloads_are_answered_2xx(
+    app_client: httpx.AsyncClient, settings: Settings, database_url: str, tmp_path: Path
+) -> None:
+    user_id = uuid.uuid4()
+    ctx = reactflow_context(database_url, user_id, issue_token(settings, user_id), tmp_path)
+    by_key = {workload.key: workload for workload in workloads()}
+    rf1, rf2 = by_key["RF1"], by_key["RF2"]
+    read = rf1.params(ctx)
+    got = await app_client.get(read["paths"][0], headers=lua_headers(read))
+    assert got.status_code == 200, got.text
+    assert got.headers["content-type"] == REACTFLOW_MEDIA_TYPE
+    assert got.headers["etag"].endswith('-reactflow"')
+    assert len(got.json()["nodes"]) == 50
+    probe = rf2.probe(ctx)
+    probed = await app_client.put(probe.path, content=probe.body, headers=probe.headers())
+    assert probed.status_code == 200, probed.text
+    write = rf2.params(ctx)
+    client = write["clients"][0]
+    body = probe.body  # the same body file
+    etag = f'"{client["version"]}"'
+    for _request in range(2):  # put_graph.lua follows the ETag chain: "N", then "N-reactflow"
+        saved = await app_client.put(
+            client["graph_path"], content=body, headers=lua_headers(write) | {"If-Match": etag}
+        )
+        assert saved.status_code == 200, saved.text
+        etag = saved.headers["etag"]
+        assert etag.endswith('-reactflow"')
