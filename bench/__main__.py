@@ -18,6 +18,7 @@ from typing import Any
 
 from bench.postgres import fresh_database, postmaster_pid, server_version
 from bench.report import (
+    checkout_table,
     evaluate_targets,
     events_table,
     growth,
@@ -32,7 +33,13 @@ from bench.report import (
 )
 from bench.runner import UNCACHED, Options, Runner, Variant, log
 from bench.seed import seed
-from bench.servers import Server, baseline_command, pure_python_command, service_command
+from bench.servers import (
+    Server,
+    baseline_command,
+    checkout_service_command,
+    pure_python_command,
+    service_command,
+)
 from bench.workloads import REACTFLOW_COUNTERPARTS, Context, Workload, workloads
 from bench.wrk import WrkMissingError, wrk_path
 from service.auth import issue_token
@@ -161,6 +168,46 @@ def service_env(database_url: str, secret: str) -> dict[str, str]:
     }
 
 
+def compared_checkout(env: dict[str, str], log_dir: Path, checkout: Path | None) -> list[Variant]:
+    """Another checkout's service: W1-W3 under load, and (issue 9) L1 cold and L2 single-client."""
+    if checkout is None:
+        return []
+
+    def server(extra_env: dict[str, str], name: str) -> Any:
+        return lambda: Server(
+            name,
+            checkout_service_command(checkout.resolve()),
+            {**env, **extra_env},
+            log_dir / f"{name}.log",
+            cwd=checkout.resolve(),
+            ready_path="/healthz",
+        ).start()
+
+    title = f"the service from {checkout}"
+    bought = "this checkout (negative: the other one is faster)"
+    return [
+        Variant("V0", title, bought, ("W1", "W2", "W3"), "service", start=server({}, "compare")),
+        Variant(
+            "V0c",
+            f"{title}, graph cache off as well",
+            bought,
+            ("L1",),
+            UNCACHED,  # the cold GET is compared cold on both sides
+            start=server(NO_GRAPH_CACHE, "compare-uncached"),
+            single_client=True,
+        ),
+        Variant(
+            "V0p",
+            title,
+            bought,
+            ("L2",),
+            "service",
+            start=server({}, "compare-large"),
+            single_client=True,
+        ),
+    ]
+
+
 def design_variants(
     env: dict[str, str], log_dir: Path, compare_dir: Path | None = None
 ) -> list[Variant]:
@@ -169,28 +216,8 @@ def design_variants(
     def server(command: Any, extra_env: dict[str, str], name: str) -> Any:
         return lambda: Server(name, command, {**env, **extra_env}, log_dir / f"{name}.log").start()
 
-    compared = []
-    if compare_dir is not None:
-        log_path = log_dir / "variant-compare.log"
-        compared.append(
-            Variant(
-                "V0",
-                f"the service from {compare_dir}",
-                "this checkout (negative: the other one is faster)",
-                ("W1", "W2", "W3"),
-                "service",
-                start=lambda: Server(
-                    "compare",
-                    service_command,
-                    env,
-                    log_path,
-                    cwd=compare_dir.resolve(),
-                    ready_path="/healthz",
-                ).start(),
-            )
-        )
     return [
-        *compared,
+        *compared_checkout(env, log_dir, compare_dir),
         Variant(
             "V1",
             "uvicorn with the asyncio loop and h11 instead of uvloop and httptools",
@@ -288,7 +315,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 by_key = {workload.key: workload for workload in chosen}
                 variants = design_variants(env, log_dir, args.compare_dir)
                 if args.compare_dir is not None and args.variants is not True:
-                    variants = variants[:1]
+                    variants = [v for v in variants if v.key.startswith("V0")]
                 for variant in variants:
                     measurable = any(key in by_key for key in variant.workloads)
                     if measurable and variant.reference in servers:
@@ -346,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     if report["variants"]:
         print()
         print(variants_table(report["variants"]))
+        if checkout_table(report["variants"]):
+            print()
+            print(checkout_table(report["variants"]))
     print(f"\nJSON: {output}", file=sys.stderr)
     return 0
 

@@ -406,6 +406,8 @@ def variants_table(variants: list[dict[str, Any]]) -> str:
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for variant in variants:
+        if variant.get("single_client"):
+            continue  # in checkout_table: latency, not throughput
         for key, figures in variant["workloads"].items():
             lines.append(
                 f"| {variant['bought']} | {variant['title']} | {key}"
@@ -416,6 +418,43 @@ def variants_table(variants: list[dict[str, Any]]) -> str:
                 f" | {figures['cpu_gain']:+.0%}"
                 f" | {rss_pair(figures['peak_rss_mib'])} |"
             )
+    return "\n".join(lines) if len(lines) > 2 else "No throughput variant in this run."
+
+
+def checkout_rows(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 9: single-client p50 of this checkout and of the other one, alternated."""
+    rows = []
+    for variant in variants:
+        if not variant.get("single_client"):
+            continue
+        for key, figures in variant["workloads"].items():
+            this, other = figures["shipped_p50_ms"], figures["variant_p50_ms"]
+            rows.append(
+                {
+                    "workload": key,
+                    "compared_as": variant["title"],
+                    "this_p50_ms": this,
+                    "other_p50_ms": other,
+                    "ratio": round(this / other, 3) if other else None,
+                }
+            )
+    return rows
+
+
+def checkout_table(variants: list[dict[str, Any]]) -> str:
+    """The large-graph A/B against another checkout, as Markdown (empty when not measured)."""
+    rows = checkout_rows(variants)
+    if not rows:
+        return ""
+    lines = [
+        "| Workload | Other checkout | p50 this / other (ms) | this / other |",
+        "|---|---|---:|---:|",
+    ]
+    lines += [
+        f"| {r['workload']} single-client | {r['compared_as']} | {cell(r['this_p50_ms'])}"
+        f" / {cell(r['other_p50_ms'])} | {cell(r['ratio'])} x |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -466,6 +505,10 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         variants_table(report["variants"]) if report["variants"] else "Not measured in this run.",
     ]
+    compared = checkout_table(report["variants"])
+    if compared:
+        parts += ["", "### Same-run A/B of the large graphs against another checkout", ""]
+        parts.append(compared)
     return "\n".join(parts)
 
 
