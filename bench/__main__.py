@@ -18,10 +18,13 @@ from typing import Any
 
 from bench.postgres import fresh_database, postmaster_pid, server_version
 from bench.report import (
+    checkout_table,
     evaluate_targets,
     events_table,
     growth,
     machine_info,
+    reactflow_ratios,
+    reactflow_text,
     results_table,
     targets_table,
     variants_table,
@@ -30,8 +33,14 @@ from bench.report import (
 )
 from bench.runner import UNCACHED, Options, Runner, Variant, log
 from bench.seed import seed
-from bench.servers import Server, baseline_command, pure_python_command, service_command
-from bench.workloads import Context, Workload, workloads
+from bench.servers import (
+    Server,
+    baseline_command,
+    checkout_service_command,
+    pure_python_command,
+    service_command,
+)
+from bench.workloads import REACTFLOW_COUNTERPARTS, Context, Workload, workloads
 from bench.wrk import WrkMissingError, wrk_path
 from service.auth import issue_token
 from service.config import Settings
@@ -49,7 +58,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: short, no variants")
-    parser.add_argument("--only", default="", help="comma-separated workloads, e.g. W1,W2,W6")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated workloads, e.g. W1,W2,W6 (RF1 adds G1, RF2 adds W5; see docs)",
+    )
     parser.add_argument("--duration", type=float, help="seconds per throughput run (default 10)")
     parser.add_argument(
         "--latency-duration", type=float, help="seconds per single-client run (default 5)"
@@ -125,17 +138,19 @@ def chosen_options(args: argparse.Namespace) -> Options:
 
 
 def selected_workloads(only: str) -> list[Workload]:
-    """All workloads, or those named by --only (W6 names W6a and W6b)."""
+    """All workloads, or those named by --only (W6 names W6a and W6b; RF1 brings G1 along)."""
     everything = workloads()
     if not only:
         return everything
     wanted = [name.strip().upper() for name in only.split(",") if name.strip()]
-    chosen = [w for w in everything if any(w.key.upper().startswith(name) for name in wanted)]
-    if not chosen:
+    named = {w.key for w in everything if any(w.key.upper().startswith(n) for n in wanted)}
+    if not named:
         raise SystemExit(
             f"--only {only}: no such workload ({', '.join(w.key for w in everything)})"
         )
-    return chosen
+    # A React Flow workload is reported as a ratio to its plain counterpart in the same run.
+    named |= {REACTFLOW_COUNTERPARTS[key] for key in named if key in REACTFLOW_COUNTERPARTS}
+    return [w for w in everything if w.key in named]
 
 
 def service_env(database_url: str, secret: str) -> dict[str, str]:
@@ -153,6 +168,46 @@ def service_env(database_url: str, secret: str) -> dict[str, str]:
     }
 
 
+def compared_checkout(env: dict[str, str], log_dir: Path, checkout: Path | None) -> list[Variant]:
+    """Another checkout's service: W1-W3 under load, and (issue 9) L1 cold and L2 single-client."""
+    if checkout is None:
+        return []
+
+    def server(extra_env: dict[str, str], name: str) -> Any:
+        return lambda: Server(
+            name,
+            checkout_service_command(checkout.resolve()),
+            {**env, **extra_env},
+            log_dir / f"{name}.log",
+            cwd=checkout.resolve(),
+            ready_path="/healthz",
+        ).start()
+
+    title = f"the service from {checkout}"
+    bought = "this checkout (negative: the other one is faster)"
+    return [
+        Variant("V0", title, bought, ("W1", "W2", "W3"), "service", start=server({}, "compare")),
+        Variant(
+            "V0c",
+            f"{title}, graph cache off as well",
+            bought,
+            ("L1",),
+            UNCACHED,  # the cold GET is compared cold on both sides
+            start=server(NO_GRAPH_CACHE, "compare-uncached"),
+            single_client=True,
+        ),
+        Variant(
+            "V0p",
+            title,
+            bought,
+            ("L2",),
+            "service",
+            start=server({}, "compare-large"),
+            single_client=True,
+        ),
+    ]
+
+
 def design_variants(
     env: dict[str, str], log_dir: Path, compare_dir: Path | None = None
 ) -> list[Variant]:
@@ -161,28 +216,8 @@ def design_variants(
     def server(command: Any, extra_env: dict[str, str], name: str) -> Any:
         return lambda: Server(name, command, {**env, **extra_env}, log_dir / f"{name}.log").start()
 
-    compared = []
-    if compare_dir is not None:
-        log_path = log_dir / "variant-compare.log"
-        compared.append(
-            Variant(
-                "V0",
-                f"the service from {compare_dir}",
-                "this checkout (negative: the other one is faster)",
-                ("W1", "W2", "W3"),
-                "service",
-                start=lambda: Server(
-                    "compare",
-                    service_command,
-                    env,
-                    log_path,
-                    cwd=compare_dir.resolve(),
-                    ready_path="/healthz",
-                ).start(),
-            )
-        )
     return [
-        *compared,
+        *compared_checkout(env, log_dir, compare_dir),
         Variant(
             "V1",
             "uvicorn with the asyncio loop and h11 instead of uvloop and httptools",
@@ -280,7 +315,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 by_key = {workload.key: workload for workload in chosen}
                 variants = design_variants(env, log_dir, args.compare_dir)
                 if args.compare_dir is not None and args.variants is not True:
-                    variants = variants[:1]
+                    variants = [v for v in variants if v.key.startswith("V0")]
                 for variant in variants:
                     measurable = any(key in by_key for key in variant.workloads)
                     if measurable and variant.reference in servers:
@@ -304,6 +339,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "workloads": results,
         "targets": evaluate_targets(results),
         "growth": growth(results, sizes),
+        "reactflow": reactflow_ratios(results),
         "memory": {
             "peak_rss_mib": max(peaks) if peaks else None,
             "put_5000_rss_added_mib": l2["probe"]["rss_added_mib"] if l2 else None,
@@ -331,10 +367,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(targets_table(report["targets"]))
     print()
+    print(reactflow_text(report["reactflow"]))
+    print()
     print(events_table(report["workloads"]))
     if report["variants"]:
         print()
         print(variants_table(report["variants"]))
+        if checkout_table(report["variants"]):
+            print()
+            print(checkout_table(report["variants"]))
     print(f"\nJSON: {output}", file=sys.stderr)
     return 0
 

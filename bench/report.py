@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.runner import UNCACHED
+from bench.workloads import REACTFLOW_COUNTERPARTS
 
 MIB_PER_MB = 1e6 / 2**20
 DOCS_START = "<!-- bench:results:start -->"
@@ -185,6 +186,43 @@ def event_targets(measured: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             "pass": verdict(p99, FAN_OUT_P99_LIMIT_MS),
         },
     ]
+
+
+def reactflow_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 12: each React Flow workload's single-client p50 over its plain counterpart's."""
+    measured = by_key(results)
+    rows = []
+    for key, counterpart in REACTFLOW_COUNTERPARTS.items():
+        for cold in (False, True):
+            own, plain = measured.get(key), measured.get(counterpart)
+            if cold and UNCACHED not in (own or {}).get("single_client", {}):
+                continue
+            p50, plain_p50 = single_p50(own, cold=cold), single_p50(plain, cold=cold)
+            if p50 is None or not plain_p50:
+                continue
+            rows.append(
+                {
+                    "workload": key,
+                    "counterpart": counterpart,
+                    "graph_cache": "off" if cold else "on",
+                    "p50_ms": round(p50, 2),
+                    "counterpart_p50_ms": round(plain_p50, 2),
+                    "ratio": round(p50 / plain_p50, 2),
+                }
+            )
+    return rows
+
+
+def reactflow_text(rows: list[dict[str, Any]]) -> str:
+    """The React Flow ratios as Markdown lines (no target: issue 12 sets none)."""
+    if not rows:
+        return "Not measured in this run."
+    return "\n".join(
+        f"- {r['workload']} single-client p50 {r['p50_ms']:.2f} ms ="
+        f" {r['ratio']:.2f} x {r['counterpart']} ({r['counterpart_p50_ms']:.2f} ms)"
+        + (", graph cache off" if r["graph_cache"] == "off" else "")
+        for r in rows
+    )
 
 
 def per_node_ratio(small: dict[str, Any] | None, large: dict[str, Any] | None) -> float | None:
@@ -368,6 +406,8 @@ def variants_table(variants: list[dict[str, Any]]) -> str:
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for variant in variants:
+        if variant.get("single_client"):
+            continue  # in checkout_table: latency, not throughput
         for key, figures in variant["workloads"].items():
             lines.append(
                 f"| {variant['bought']} | {variant['title']} | {key}"
@@ -378,6 +418,43 @@ def variants_table(variants: list[dict[str, Any]]) -> str:
                 f" | {figures['cpu_gain']:+.0%}"
                 f" | {rss_pair(figures['peak_rss_mib'])} |"
             )
+    return "\n".join(lines) if len(lines) > 2 else "No throughput variant in this run."
+
+
+def checkout_rows(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 9: single-client p50 of this checkout and of the other one, alternated."""
+    rows = []
+    for variant in variants:
+        if not variant.get("single_client"):
+            continue
+        for key, figures in variant["workloads"].items():
+            this, other = figures["shipped_p50_ms"], figures["variant_p50_ms"]
+            rows.append(
+                {
+                    "workload": key,
+                    "compared_as": variant["title"],
+                    "this_p50_ms": this,
+                    "other_p50_ms": other,
+                    "ratio": round(this / other, 3) if other else None,
+                }
+            )
+    return rows
+
+
+def checkout_table(variants: list[dict[str, Any]]) -> str:
+    """The large-graph A/B against another checkout, as Markdown (empty when not measured)."""
+    rows = checkout_rows(variants)
+    if not rows:
+        return ""
+    lines = [
+        "| Workload | Other checkout | p50 this / other (ms) | this / other |",
+        "|---|---|---:|---:|",
+    ]
+    lines += [
+        f"| {r['workload']} single-client | {r['compared_as']} | {cell(r['this_p50_ms'])}"
+        f" / {cell(r['other_p50_ms'])} | {cell(r['ratio'])} x |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -416,6 +493,10 @@ def markdown(report: dict[str, Any]) -> str:
         f" RSS added by the first 5,000-node PUT: {cell(memory.get('put_5000_rss_added_mib'), 1)}"
         " MiB.",
         "",
+        "### React Flow format against the plain one (no target)",
+        "",
+        reactflow_text(report.get("reactflow", [])),
+        "",
         "### Live events: 1,000 open streams on one worker",
         "",
         events_table(report["workloads"]),
@@ -424,6 +505,10 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         variants_table(report["variants"]) if report["variants"] else "Not measured in this run.",
     ]
+    compared = checkout_table(report["variants"])
+    if compared:
+        parts += ["", "### Same-run A/B of the large graphs against another checkout", ""]
+        parts.append(compared)
     return "\n".join(parts)
 
 

@@ -57,6 +57,7 @@ class Variant:
     # A fresh server as shipped to compare with, for memory: the long-running one keeps the
     # RSS of every earlier workload, so only two fresh processes compare peak RSS.
     start_shipped: Callable[[], Server] | None = None
+    single_client: bool = False  # latency of one client (the large graphs), not throughput
 
 
 def log(message: str) -> None:
@@ -290,6 +291,7 @@ class Runner:
             "key": variant.key,
             "title": variant.title,
             "bought": variant.bought,
+            "single_client": variant.single_client,
             "workloads": {},
         }
         variant_server = variant.start() if variant.start is not None else None
@@ -308,22 +310,20 @@ class Runner:
                     continue
                 shipped: list[dict[str, Any]] = []
                 undone: list[dict[str, Any]] = []
+                connections = 1 if variant.single_client else self.options.connections
+                # Single-client runs last as long as the workload's own single-client runs.
+                seconds = None if variant.single_client else self.options.variant_seconds
                 for _round in range(self.options.variant_rounds):
                     shipped.append(
-                        self.measure(
-                            workload,
-                            reference,
-                            connections=self.options.connections,
-                            seconds=self.options.variant_seconds,
-                        )
+                        self.measure(workload, reference, connections=connections, seconds=seconds)
                     )
                     undone.append(
                         self.measure(
                             workload,
                             "variant" if variant_server is not None else variant.reference,
-                            connections=self.options.connections,
+                            connections=connections,
                             prefix=variant.path_prefix,
-                            seconds=self.options.variant_seconds,
+                            seconds=seconds,
                         )
                     )
                 outcome["workloads"][key] = {
@@ -335,6 +335,7 @@ class Runner:
                     "cpu_gain": round(mean_cpu_ms(undone) / mean_cpu_ms(shipped) - 1, 3),
                     "shipped_p50_ms": statistics.median(run["p50_ms"] for run in shipped),
                     "variant_p50_ms": statistics.median(run["p50_ms"] for run in undone),
+                    "connections": connections,
                     "peak_rss_mib": {
                         "shipped": max(run["peak_rss_mib"] for run in shipped),
                         "variant": max(run["peak_rss_mib"] for run in undone),

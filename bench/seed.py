@@ -18,6 +18,7 @@ BACKGROUND_WORKFLOWS_PER_USER = 100
 # Seeded edges join node s to node s + k for k = 1, 2, ... (so every graph is a DAG); POSTed
 # edges (W4) use k >= FRESH_EDGE_MIN_STEP and so never collide with seeded ones.
 FRESH_EDGE_MIN_STEP = 6
+SEEDED_VIEWPORT = {"x": 0.0, "y": 0.0, "zoom": 1.0}  # the column's default: a PUT keeps it
 
 
 @dataclass
@@ -49,6 +50,24 @@ class Graph:
                 for edge_id, source, target in self.edges
             ],
         }
+
+    def reactflow_body(self) -> dict[str, Any]:
+        """The same body in React Flow's format (what its `toObject()` gives), viewport kept."""
+        plain = self.put_body()
+        nodes = [
+            {
+                "id": node["id"],
+                "type": node["node_type"],
+                "position": {"x": node["position_x"], "y": node["position_y"]},
+                "data": {"name": node["name"], "config": node["config"]},
+            }
+            for node in plain["nodes"]
+        ]
+        edges = [
+            {"id": edge["id"], "source": edge["source_node_id"], "target": edge["target_node_id"]}
+            for edge in plain["edges"]
+        ]
+        return {"nodes": nodes, "edges": edges, "viewport": SEEDED_VIEWPORT}
 
 
 @dataclass

@@ -36,6 +36,18 @@ def service_command(port: int) -> list[str]:
     ]
 
 
+def checkout_python(checkout: Path) -> str:
+    """Another checkout's own interpreter (`make sync` there), else this one's."""
+    own = checkout / ".venv" / "bin" / "python"
+    return str(own) if own.exists() else sys.executable
+
+
+def checkout_service_command(checkout: Path) -> Callable[[int], list[str]]:
+    """`python -m service` as another checkout deploys it, with its own dependencies."""
+    python = checkout_python(checkout)
+    return lambda port: [python, *service_command(port)[1:]]
+
+
 def baseline_command(port: int) -> list[str]:
     """The raw baseline with the same uvicorn settings."""
     return [sys.executable, "-m", "bench.baseline", "--host", "127.0.0.1", "--port", str(port)]

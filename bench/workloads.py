@@ -54,16 +54,21 @@ class Probe:
     token: str
     body: str | None = None
     if_match: str | None = None
+    media_type: str = "application/json"  # what it asks for, and what its body is
+
+    def headers(self) -> dict[str, str]:
+        """Its request headers."""
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": self.media_type}
+        if self.body is not None:
+            headers["Content-Type"] = self.media_type
+        if self.if_match is not None:
+            headers["If-Match"] = self.if_match
+        return headers
 
     def send(self, base_url: str) -> httpx.Response:
         """Send it."""
-        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
-        if self.body is not None:
-            headers["Content-Type"] = "application/json"
-        if self.if_match is not None:
-            headers["If-Match"] = self.if_match
         return httpx.request(
-            self.method, base_url + self.path, headers=headers, content=self.body, timeout=60
+            self.method, base_url + self.path, headers=self.headers(), content=self.body, timeout=60
         )
 
 
@@ -95,6 +100,10 @@ def graph_path(graph: Graph) -> str:
 
 
 GZIP = {"Accept_Encoding": "gzip"}  # get.lua sends each key with `_` as `-`
+REACTFLOW_MEDIA_TYPE = "application/vnd.reactflow+json"
+REACTFLOW = {"Accept": REACTFLOW_MEDIA_TYPE, "Content_Type": REACTFLOW_MEDIA_TYPE}
+# The plain-format workload each React Flow one is compared with in the same run.
+REACTFLOW_COUNTERPARTS = {"RF1": "G1", "RF2": "W5"}
 
 
 def get_params(
@@ -120,12 +129,23 @@ def body_file(ctx: Context, graph: Graph) -> str:
     return str(path)
 
 
-def put_params(ctx: Context, graphs: list[Graph]) -> dict[str, Any]:
-    """Parameters of put_graph.lua."""
+def reactflow_body_file(ctx: Context, graph: Graph) -> str:
+    """The PUT /graph body of a graph in React Flow's format, written once."""
+    path = ctx.scratch / f"graph-{graph.workflow_id}-reactflow.json"
+    if not path.exists():
+        path.write_text(json.dumps(graph.reactflow_body(), separators=(",", ":")))
+    return str(path)
+
+
+def put_params(
+    ctx: Context, graphs: list[Graph], body: Callable[[Context, Graph], str] = body_file
+) -> dict[str, Any]:
+    """Parameters of put_graph.lua (React Flow's headers when `body` is React Flow's)."""
     return {
         "token": ctx.token(ctx.data.owner_id),
+        "headers": REACTFLOW if body is reactflow_body_file else {},
         "clients": versioned_clients(
-            ctx, graphs, lambda g: {"graph_path": graph_path(g), "body_file": body_file(ctx, g)}
+            ctx, graphs, lambda g: {"graph_path": graph_path(g), "body_file": body(ctx, g)}
         ),
     }
 
@@ -189,6 +209,20 @@ def put_probe(ctx: Context, graph: Graph) -> Probe:
     version = current_versions(ctx.conninfo, [graph.workflow_id])[0]
     body = Path(body_file(ctx, graph)).read_text()
     return Probe("PUT", graph_path(graph), ctx.token(ctx.data.owner_id), body, f'"{version}"')
+
+
+def reactflow_put_probe(ctx: Context, graph: Graph) -> Probe:
+    """The first PUT of a graph in React Flow's format, at its current version."""
+    version = current_versions(ctx.conninfo, [graph.workflow_id])[0]
+    body = Path(reactflow_body_file(ctx, graph)).read_text()
+    token = ctx.token(ctx.data.owner_id)
+    return Probe("PUT", graph_path(graph), token, body, f'"{version}"', REACTFLOW_MEDIA_TYPE)
+
+
+def reactflow_get_probe(ctx: Context) -> Probe:
+    """RF1's GET of the 500-node graph in React Flow's format."""
+    path = graph_path(ctx.data.put_graphs[0])
+    return Probe("GET", path, ctx.token(ctx.data.owner_id), media_type=REACTFLOW_MEDIA_TYPE)
 
 
 def patch_params(ctx: Context) -> dict[str, Any]:
@@ -467,6 +501,30 @@ def workloads() -> list[Workload]:
             lambda c: put_probe(c, c.data.put_small_graph),
             throughput=False,
             nodes=100,
+        ),
+        Workload(
+            "RF1",
+            "GET /workflows/{id}/graph (500 nodes / 2,000 edges), React Flow's format",
+            "get.lua",
+            lambda c: get_params(
+                c.token(c.data.owner_id), [graph_path(c.data.put_graphs[0])], REACTFLOW
+            ),
+            reactflow_get_probe,
+            throughput=False,
+            nodes=500,
+            uncached=True,
+        ),
+        Workload(
+            "RF2",
+            "PUT /workflows/{id}/graph (500 nodes / 2,000 edges), React Flow's format,"
+            " If-Match chain",
+            "put_graph.lua",
+            lambda c: put_params(c, [c.data.put_graphs[0]], reactflow_body_file),
+            lambda c: reactflow_put_probe(c, c.data.put_graphs[0]),
+            stateful=True,
+            throughput=False,
+            nodes=500,
+            min_seconds=3,
         ),
         Workload(
             "L1",

@@ -20,12 +20,17 @@ function current_client()
   return params.clients[client_index % #params.clients + 1]
 end
 
+-- The run's headers, with params.headers added or overriding (React Flow's media types, gzip).
 function auth_headers()
-  return {
+  local headers = {
     ["Authorization"] = "Bearer " .. params.token,
     ["Accept"] = "application/json",
     ["Content-Type"] = "application/json",
   }
+  for name, value in pairs(params.headers or {}) do
+    headers[(name:gsub("_", "-"))] = value  -- Lua names: Accept_Encoding is Accept-Encoding
+  end
+  return headers
 end
 
 function count_status(status)

@@ -2,9 +2,6 @@
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
 local headers = auth_headers()
-for name, value in pairs(params.headers or {}) do
-  headers[(name:gsub("_", "-"))] = value  -- Lua names: Accept_Encoding is Accept-Encoding
-end
 local position = 0
 
 function init(args)

@@ -1,4 +1,4 @@
--- W5 and the large-graph writes: PUT this client's whole graph (as an editor saves it),
+-- W5, RF2 and the large-graph writes: PUT this client's whole graph (as an editor saves it),
 -- following the ETag chain.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
