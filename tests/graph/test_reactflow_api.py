@@ -4,7 +4,9 @@ import uuid
 
 import httpx
 import orjson
+import pytest
 
+from service.graph import routes as graph_routes
 from tests.factories import create_workflow
 from tests.graph.test_graph_api import Json, edge, graph_url, node, put_graph
 
@@ -266,3 +268,31 @@ async def test_prefer_minimal_answers_204_with_the_react_flow_tag(
 
     assert response.status_code == 204
     assert response.headers["etag"] == '"3-reactflow"'
+
+
+async def test_react_flows_document_is_derived_once_per_version(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow, start, _step, _link = await saved_pair(client)
+    derived: list[object] = []
+    original = graph_routes.reactflow_document
+
+    def counting(document: Json) -> Json:
+        derived.append(document["version"])
+        return original(document)
+
+    monkeypatch.setattr(graph_routes, "reactflow_document", counting)
+    url = graph_url(workflow)
+    first = await client.get(url, headers=ACCEPT)  # renders, keeps, derives
+    again = await client.get(url, headers=ACCEPT)
+    assert again.content == first.content
+    assert derived == [2]
+    moved = await client.patch(
+        graph_url(workflow, f"nodes/{start['id']}"),
+        json={"position_x": 1.0},
+        headers={"If-Match": '"2"'},
+    )
+    assert moved.status_code == 200
+    after = await client.get(url, headers=ACCEPT)
+    assert after.headers["etag"] == '"3-reactflow"'
+    assert derived == [2, 3]
