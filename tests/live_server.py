@@ -22,9 +22,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(env: dict[str, str], *, timeout: float = 30.0) -> Iterator[str]:
-    """Run `uvicorn service.main:create_app` until the block ends; yields its base URL."""
-    port = free_port()
+def live_server(
+    env: dict[str, str], *, timeout: float = 30.0, port: int | None = None
+) -> Iterator[str]:
+    """Run `uvicorn service.main:create_app` until the block ends; yields its base URL.
+
+    A given `port` lets a test restart a server where its clients will reconnect.
+    """
+    port = port or free_port()
     command = [sys.executable, "-m", "uvicorn", "service.main:create_app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **env})
