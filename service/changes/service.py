@@ -8,7 +8,6 @@ from psycopg import AsyncConnection
 from service.changes import repository
 from service.changes.models import ChangeEntry, ChangePublic
 from service.errors import ChangesExpiredError, VersionMismatchError
-from service.events.repository import notify_change
 from service.pagination import Cursor, invalid_cursor, split_page
 from service.preconditions import Precondition
 
@@ -41,7 +40,6 @@ async def record(
     await repository.append_change(
         connection, workflow_id, owner_id, version, entry, Retention.entries
     )
-    await notify_change(connection, workflow_id, version)
 
 
 async def changes_page(

@@ -1,32 +1,14 @@
-"""The events' SQL: NOTIFY a step inside its transaction, and the newest logged version."""
+"""The events' SQL: the newest logged version (the change log's INSERT NOTIFYs each step)."""
 
 import uuid
 from functools import cache
 from typing import Any
 
 from psycopg import AsyncConnection
-from sqlalchemy import Text, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 
 from service.changes.repository import CHANGES_TABLE
-from service.events.broker import CHANNEL
 from service.sql import CompiledSql, compiled
-
-
-@cache
-def notify_statement() -> CompiledSql:
-    """SELECT pg_notify(channel, payload): delivered to listeners when the transaction commits."""
-    return compiled(
-        select(func.pg_notify(bindparam("channel", type_=Text), bindparam("payload", type_=Text)))
-    )
-
-
-async def notify_change(
-    connection: AsyncConnection[Any], workflow_id: uuid.UUID, version: int
-) -> None:
-    """Tell every worker's listener, at commit, that the workflow reached `version`."""
-    statement = notify_statement()
-    values = {"channel": CHANNEL, "payload": f"{workflow_id} {version}"}
-    await connection.execute(statement.text, statement.params(values))
 
 
 @cache
