@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from service.errors import DatabaseUnavailableError, TooManySubscribersError
+from service.events.sse import event_frame
 
 CHANNEL = "workflow_changes"
 LISTENER_APPLICATION_NAME = "workflow-service-events"
@@ -37,6 +38,11 @@ class Event:
     version: int
     operation: str
     data: str
+    # Framed once for every subscriber of the worker, not once by each of them.
+    frame: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frame", event_frame(self.version, self.operation, self.data))
 
 
 class StreamEnd(StrEnum):

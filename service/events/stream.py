@@ -9,7 +9,7 @@ from starlette.types import Receive, Scope, Send
 
 from service.errors import ChangesExpiredError
 from service.events.broker import PAGE_SIZE, ChangeSource, Event, StreamEnd, Subscription
-from service.events.sse import HEARTBEAT, OPENED, SSE_MEDIA_TYPE, comment_frame, event_frame
+from service.events.sse import HEARTBEAT, OPENED, SSE_MEDIA_TYPE, comment_frame
 
 DELETED_OPERATION = "workflow.deleted"
 DELETED_COMMENT = "the workflow was deleted; the stream ends"
@@ -40,7 +40,7 @@ async def frames(
     last = since
     while replay:
         for event in replay:
-            yield event_frame(event.version, event.operation, event.data)
+            yield event.frame
             last = event.version
             if event.operation == DELETED_OPERATION:
                 yield comment_frame(DELETED_COMMENT)
@@ -51,7 +51,10 @@ async def frames(
         )
     while True:
         try:
-            item = await asyncio.wait_for(subscription.queue.get(), heartbeat_seconds)
+            # asyncio.timeout, not wait_for: wait_for wraps each get in a task of its own,
+            # which 1,000 subscribers pay again for every event.
+            async with asyncio.timeout(heartbeat_seconds):
+                item = await subscription.queue.get()
         except TimeoutError:
             yield HEARTBEAT
             continue
@@ -60,7 +63,7 @@ async def frames(
             return
         if item.version <= last:
             continue  # replayed already: subscribed before the replay read the log
-        yield event_frame(item.version, item.operation, item.data)
+        yield item.frame
         last = item.version
         if item.operation == DELETED_OPERATION:
             yield comment_frame(DELETED_COMMENT)
