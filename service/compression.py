@@ -62,6 +62,26 @@ class CompressedForms(Protocol):
         """Keep the compressed form of a body it will hand out again."""
 
 
+class KeptIn:
+    """Compressed forms kept in whichever of several caches holds the body."""
+
+    def __init__(self, *caches: CompressedForms) -> None:
+        self.caches = caches
+
+    def compressed(self, body: bytes) -> bytes | None:
+        """The compressed form one of the caches keeps for this very body, if any."""
+        for cache in self.caches:
+            packed = cache.compressed(body)
+            if packed is not None:
+                return packed
+        return None
+
+    def keep_compressed(self, body: bytes, packed: bytes) -> None:
+        """Keep the compressed form in the cache that holds the body (the others ignore it)."""
+        for cache in self.caches:
+            cache.keep_compressed(body, packed)
+
+
 class CompressionMiddleware:
     """gzip for bodies of at least `minimum_size` bytes, when the client accepts it.
 

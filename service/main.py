@@ -20,7 +20,7 @@ from service import metrics, probes
 from service.auth import VerifiedTokens
 from service.changes import routes as changes
 from service.changes.service import configure_retention
-from service.compression import CompressionMiddleware
+from service.compression import CompressionMiddleware, KeptIn
 from service.config import Settings, get_settings
 from service.db import check_idle_connections, create_pool, resolve_database_url
 from service.docs import offline_docs_app
@@ -202,7 +202,8 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
         CompressionMiddleware,
         minimum_size=settings.gzip_min_bytes,
         level=settings.gzip_level,
-        kept=app.state.rendered_graphs,
+        # Published documents are served again as often as graphs: gzip each once too.
+        kept=KeptIn(app.state.rendered_graphs, app.state.published_documents),
     )
     app.add_middleware(HeadAsGetMiddleware)
     if settings.cors_allow_origins:

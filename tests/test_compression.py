@@ -8,6 +8,7 @@ import pytest
 from service.compression import accepts_gzip
 from service.graph.cache import RenderedGraphs
 from tests.factories import create_workflow, expect, workflow_url
+from tests.revisions.helpers import edge, node, publish, put_graph
 
 Json = dict[str, object]
 GZIP = {"Accept-Encoding": "gzip"}
@@ -136,6 +137,28 @@ async def test_the_compressed_graph_is_kept_with_the_cached_rendering(
     body = rendered.get(uuid.UUID(str(workflow["id"])), 2)
     assert body is not None
     assert rendered.compressed(body) is not None
+    assert first.content == second.content
+
+
+async def test_the_compressed_published_document_is_kept_with_it(
+    app_client: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    workflow = await create_workflow(client)
+    trigger = node("start", "trigger")
+    steps = [node(f"step {index}") for index in range(30)]
+    await put_graph(client, workflow, [trigger, *steps], [edge(trigger, step) for step in steps])
+    await publish(client, workflow)
+    transport = app_client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    kept: RenderedGraphs = transport.app.state.published_documents  # type: ignore[attr-defined]
+
+    first = await client.get(workflow_url(workflow, "published"), headers=GZIP)
+    second = await client.get(workflow_url(workflow, "published"), headers=GZIP)
+
+    assert first.headers["content-encoding"] == "gzip"
+    body = kept.get(uuid.UUID(str(workflow["id"])), int(workflow["version"]))
+    assert body is not None
+    assert kept.compressed(body) is not None
     assert first.content == second.content
 
 
